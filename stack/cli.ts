@@ -3,7 +3,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureDir, isAlive, readPidRecord, startDetached, stopRecorded, tailFile } from './processes';
+import {
+  ensureDir,
+  isAlive,
+  readPidRecord,
+  startDetached,
+  stopRecorded,
+  tailFile,
+} from './processes';
 import { log } from './provision';
 import { logDir, runDir, services, stackEnvironment, stateDir, type ServiceDef } from './services';
 
@@ -21,7 +28,10 @@ function select(names: string[]): ServiceDef[] {
   if (names.length === 0) return services;
   return names.map((name) => {
     const found = services.find((s) => s.name === name);
-    if (!found) throw new Error(`unknown service '${name}'; known: ${services.map((s) => s.name).join(', ')}`);
+    if (!found)
+      throw new Error(
+        `unknown service '${name}'; known: ${services.map((s) => s.name).join(', ')}`,
+      );
     return found;
   });
 }
@@ -44,7 +54,10 @@ export function writeStackEnv(): string {
   const body = Object.entries(stackEnvironment())
     .map(([k, v]) => `${k}=${v}`)
     .join('\n');
-  writeFileSync(file, `# Written by 'npm run stack -- up': the local stack's endpoints.\n${body}\n`);
+  writeFileSync(
+    file,
+    `# Written by 'npm run stack -- up': the local stack's endpoints.\n${body}\n`,
+  );
   return file;
 }
 
@@ -55,7 +68,9 @@ async function waitReady(s: ServiceDef): Promise<void> {
   let lastSaid = started;
   while (Date.now() - started < s.readyTimeoutMs) {
     if (record && !isAlive(record)) {
-      throw new Error(`${s.name} exited during start-up; its log (${logFile(s)}) ends with:\n${tailFile(logFile(s), 30)}`);
+      throw new Error(
+        `${s.name} exited during start-up; its log (${logFile(s)}) ends with:\n${tailFile(logFile(s), 30)}`,
+      );
     }
     const problem = await s.probe();
     if (problem === undefined) return;
@@ -78,7 +93,9 @@ async function bringUp(s: ServiceDef): Promise<void> {
   } else {
     for (const port of s.ports) {
       if (!(await portFree(port))) {
-        throw new Error(`${s.name}: port ${port} on 127.0.0.1 is taken by another process; stop it or move the stack's port (README: Ports)`);
+        throw new Error(
+          `${s.name}: port ${port} on 127.0.0.1 is taken by another process; stop it or move the stack's port (README: Ports)`,
+        );
       }
     }
     const launch = await s.prepare();
@@ -95,7 +112,10 @@ async function bringUp(s: ServiceDef): Promise<void> {
   }
   await waitReady(s);
   if (s.configure) await s.configure();
-  log(s.name, `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${s.endpoints.join(', ')}`);
+  log(
+    s.name,
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${s.endpoints.join(', ')}`,
+  );
 }
 
 async function up(names: string[]): Promise<void> {
@@ -107,8 +127,11 @@ async function up(names: string[]): Promise<void> {
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   const envFile = writeStackEnv();
   if (failures.length > 0) {
-    for (const f of failures) process.stderr.write(`\n[stack] FAILED: ${f instanceof Error ? f.message : String(f)}\n`);
-    process.stderr.write(`\n[stack] what did start is still running; './dev stack down' stops it\n`);
+    for (const f of failures)
+      process.stderr.write(`\n[stack] FAILED: ${f instanceof Error ? f.message : String(f)}\n`);
+    process.stderr.write(
+      `\n[stack] what did start is still running; './dev stack down' stops it\n`,
+    );
     process.exitCode = 1;
     return;
   }
@@ -138,7 +161,9 @@ async function status(): Promise<void> {
       const mem = rssMiB(record.pid);
       total += mem;
       const health = problem === undefined ? 'healthy' : `unhealthy: ${problem}`;
-      process.stdout.write(`${s.name.padEnd(9)} pid ${String(record.pid).padEnd(8)} ${String(mem).padStart(5)} MiB  ${health}  ${s.endpoints.join(', ')}\n`);
+      process.stdout.write(
+        `${s.name.padEnd(9)} pid ${String(record.pid).padEnd(8)} ${String(mem).padStart(5)} MiB  ${health}  ${s.endpoints.join(', ')}\n`,
+      );
     } else {
       process.stdout.write(`${s.name.padEnd(9)} stopped\n`);
     }
@@ -158,7 +183,8 @@ async function main(): Promise<void> {
     case 'logs': {
       const [name, lines] = rest;
       const s = select(name ? [name] : [])[0];
-      if (!name || !s) throw new Error(`logs needs a service: ${services.map((x) => x.name).join(', ')}`);
+      if (!name || !s)
+        throw new Error(`logs needs a service: ${services.map((x) => x.name).join(', ')}`);
       process.stdout.write(`${tailFile(logFile(s), Number(lines ?? 80))}\n`);
       return;
     }

@@ -1,5 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What `up` remembers about a process it started, so `down` stops exactly that one. */
@@ -81,7 +89,10 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** SIGTERM to the recorded process group, SIGKILL after the grace period. */
-export async function stopRecorded(pidFile: string, graceMs: number): Promise<'stopped' | 'not running' | 'killed'> {
+export async function stopRecorded(
+  pidFile: string,
+  graceMs: number,
+): Promise<'stopped' | 'not running' | 'killed'> {
   const record = readPidRecord(pidFile);
   if (!record || !isAlive(record)) {
     rmSync(pidFile, { force: true });

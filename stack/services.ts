@@ -6,7 +6,14 @@ import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { apicurioApp, javaAtLeast, kafkaLibs, postgresBin, runStep, temporalCli } from './provision';
+import {
+  apicurioApp,
+  javaAtLeast,
+  kafkaLibs,
+  postgresBin,
+  runStep,
+  temporalCli,
+} from './provision';
 import { ensureDir } from './processes';
 
 export const repoRoot = dirname(__dirname);
@@ -41,7 +48,11 @@ export const ports = {
 const host = '127.0.0.1';
 export const temporalNamespace = 'report-pipeline';
 /** Custom search attributes the report workflow sets, so runs can be listed by stage or requester. */
-export const searchAttributes = { ReportStage: 'Keyword', RequesterId: 'Keyword', IdempotencyKey: 'Keyword' };
+export const searchAttributes = {
+  ReportStage: 'Keyword',
+  RequesterId: 'Keyword',
+  IdempotencyKey: 'Keyword',
+};
 export const topics: { name: string; partitions: number }[] = [
   { name: 'reports.requested', partitions: 3 },
   { name: 'reports.requested.dlq', partitions: 1 },
@@ -143,7 +154,8 @@ const temporal: ServiceDef = {
       '--log-level',
       'warn',
     ];
-    for (const [key, type] of Object.entries(searchAttributes)) args.push('--search-attribute', `${key}=${type}`);
+    for (const [key, type] of Object.entries(searchAttributes))
+      args.push('--search-attribute', `${key}=${type}`);
     // The Web UI is for people; CI has no one to look at it.
     if (process.env.CI) args.push('--headless');
     return { command: cli, args, marker: db };
@@ -152,7 +164,10 @@ const temporal: ServiceDef = {
     if (!(await tcpOpen(ports.temporal))) return `nothing listens on ${host}:${ports.temporal} yet`;
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address: `${host}:${ports.temporal}`, connectTimeout: 2000 });
+      connection = await Connection.connect({
+        address: `${host}:${ports.temporal}`,
+        connectTimeout: 2000,
+      });
       await connection.workflowService.describeNamespace({ namespace: temporalNamespace });
       return undefined;
     } catch (error: unknown) {
@@ -211,16 +226,22 @@ const kafka: ServiceDef = {
     if (!existsSync(join(logs, 'meta.properties'))) {
       const clusterIdFile = join(dir, 'cluster-id');
       if (!existsSync(clusterIdFile)) writeFileSync(clusterIdFile, randomUUIDBase64());
-      await runStep('kafka', 'formatting KRaft storage', java, [
-        ...jvm,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        readFileSync(clusterIdFile, 'utf8').trim(),
-        '-c',
-        properties,
-        '--ignore-formatted',
-      ], { quiet: true });
+      await runStep(
+        'kafka',
+        'formatting KRaft storage',
+        java,
+        [
+          ...jvm,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          readFileSync(clusterIdFile, 'utf8').trim(),
+          '-c',
+          properties,
+          '--ignore-formatted',
+        ],
+        { quiet: true },
+      );
     }
     return { command: java, args: [...jvm, 'kafka.Kafka', properties], marker: properties };
   },
@@ -243,7 +264,11 @@ const kafka: ServiceDef = {
     }
   },
   async configure() {
-    const admin = new Kafka({ clientId: 'stack-setup', brokers: [`${host}:${ports.kafka}`], logLevel: logLevel.ERROR }).admin();
+    const admin = new Kafka({
+      clientId: 'stack-setup',
+      brokers: [`${host}:${ports.kafka}`],
+      logLevel: logLevel.ERROR,
+    }).admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
@@ -251,7 +276,11 @@ const kafka: ServiceDef = {
       if (missing.length > 0) {
         await admin.createTopics({
           waitForLeaders: true,
-          topics: missing.map((t) => ({ topic: t.name, numPartitions: t.partitions, replicationFactor: 1 })),
+          topics: missing.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions,
+            replicationFactor: 1,
+          })),
         });
       }
     } finally {
@@ -267,7 +296,10 @@ function randomUUIDBase64(): string {
 
 const registry: ServiceDef = {
   name: 'registry',
-  endpoints: [`Confluent API http://${host}:${ports.registry}/apis/ccompat/v7`, `UI/API http://${host}:${ports.registry}/apis`],
+  endpoints: [
+    `Confluent API http://${host}:${ports.registry}/apis/ccompat/v7`,
+    `UI/API http://${host}:${ports.registry}/apis`,
+  ],
   ports: [ports.registry, ports.registryManagement],
   readyTimeoutMs: 120_000,
   stopGraceMs: 20_000,
@@ -308,7 +340,10 @@ const registry: ServiceDef = {
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: 'BACKWARD' }),
     });
-    if (!res.ok) throw new Error(`registry: setting BACKWARD compatibility failed: ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new Error(
+        `registry: setting BACKWARD compatibility failed: ${res.status} ${await res.text()}`,
+      );
   },
 };
 
@@ -318,7 +353,9 @@ function postgresUser(): { uid: number; gid: number; name: string } | undefined 
   const out = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   const gidOut = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
   if (out.status !== 0 || gidOut.status !== 0) {
-    throw new Error("postgres: running as root needs the 'postgres' system user (Debian's postgresql package creates it)");
+    throw new Error(
+      "postgres: running as root needs the 'postgres' system user (Debian's postgresql package creates it)",
+    );
   }
   return { uid: Number(out.stdout.trim()), gid: Number(gidOut.stdout.trim()), name: 'postgres' };
 }
@@ -328,13 +365,23 @@ function asPostgresUser(command: string, args: string[]): { command: string; arg
   if (!user) return { command, args };
   return {
     command: 'setpriv',
-    args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--reset-env', '--', command, ...args],
+    args: [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--init-groups',
+      '--reset-env',
+      '--',
+      command,
+      ...args,
+    ],
   };
 }
 
 const postgres: ServiceDef = {
   name: 'postgres',
-  endpoints: [`postgres://${database.user}:${database.password}@${host}:${ports.postgres}/${database.name}`],
+  endpoints: [
+    `postgres://${database.user}:${database.password}@${host}:${ports.postgres}/${database.name}`,
+  ],
   ports: [ports.postgres],
   readyTimeoutMs: 60_000,
   stopGraceMs: 20_000,
@@ -345,7 +392,14 @@ const postgres: ServiceDef = {
     const user = postgresUser();
     if (user) {
       chownSync(dir, user.uid, user.gid);
-      const probe = spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'test', '-w', dir]);
+      const probe = spawnSync('setpriv', [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        '--init-groups',
+        'test',
+        '-w',
+        dir,
+      ]);
       if (probe.status !== 0) {
         throw new Error(
           `postgres: the postgres user cannot write ${dir}; a folder above the clone is closed to other users (chmod o+x it, or clone elsewhere)`,
@@ -408,10 +462,18 @@ const postgres: ServiceDef = {
     }
   },
   async configure() {
-    const client = new Client({ host, port: ports.postgres, user: database.user, password: database.password, database: 'postgres' });
+    const client = new Client({
+      host,
+      port: ports.postgres,
+      user: database.user,
+      password: database.password,
+      database: 'postgres',
+    });
     await client.connect();
     try {
-      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database.name]);
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+        database.name,
+      ]);
       if (found.rowCount === 0) await client.query(`CREATE DATABASE ${database.name}`);
     } finally {
       await client.end();
@@ -427,7 +489,8 @@ const maildev: ServiceDef = {
   stopGraceMs: 10_000,
   async prepare() {
     const bin = join(repoRoot, 'node_modules', 'maildev', 'bin', 'maildev');
-    if (!existsSync(bin)) throw new Error('maildev: node_modules/maildev is missing; run ./dev npm ci');
+    if (!existsSync(bin))
+      throw new Error('maildev: node_modules/maildev is missing; run ./dev npm ci');
     return {
       command: process.execPath,
       args: [

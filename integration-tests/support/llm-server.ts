@@ -117,12 +117,24 @@ export class LlmServerState {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
-function openAiError(res: ServerResponse, status: number, type: string, code: string | null, message: string, headers: Record<string, string> = {}): void {
+function openAiError(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  code: string | null,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, { error: { message, type, param: null, code } }, headers);
 }
 
@@ -145,18 +157,34 @@ function parseMessages(value: unknown): ChatMessage[] | undefined {
   return out;
 }
 
-async function chatCompletions(state: LlmServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function chatCompletions(
+  state: LlmServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   let body: ChatRequest;
   try {
     body = (await readJson(req)) as ChatRequest;
   } catch {
-    openAiError(res, 400, 'invalid_request_error', null, 'We could not parse the JSON body of your request.');
+    openAiError(
+      res,
+      400,
+      'invalid_request_error',
+      null,
+      'We could not parse the JSON body of your request.',
+    );
     return;
   }
   const messages = parseMessages(body.messages);
   const model = typeof body.model === 'string' ? body.model : undefined;
   if (!messages || messages.length === 0 || !model) {
-    openAiError(res, 400, 'invalid_request_error', null, "'model' and a non-empty 'messages' array are required.");
+    openAiError(
+      res,
+      400,
+      'invalid_request_error',
+      null,
+      "'model' and a non-empty 'messages' array are required.",
+    );
     return;
   }
   const header = req.headers['idempotency-key'];
@@ -166,8 +194,15 @@ async function chatCompletions(state: LlmServerState, req: IncomingMessage, res:
   const promptTokens = countTokens(prompt);
 
   let behaviour = state.next(idempotencyKey);
-  if (behaviour.mode === 'ok' && promptTokens > CONTEXT_LIMIT_TOKENS) behaviour = { mode: 'context-length' };
-  state.served.push({ idempotencyKey, model, stream, outcome: behaviour.mode, at: new Date().toISOString() });
+  if (behaviour.mode === 'ok' && promptTokens > CONTEXT_LIMIT_TOKENS)
+    behaviour = { mode: 'context-length' };
+  state.served.push({
+    idempotencyKey,
+    model,
+    stream,
+    outcome: behaviour.mode,
+    at: new Date().toISOString(),
+  });
 
   switch (behaviour.mode) {
     case 'rate-limit':
@@ -176,7 +211,13 @@ async function chatCompletions(state: LlmServerState, req: IncomingMessage, res:
       });
       return;
     case 'server-error':
-      openAiError(res, 500, 'server_error', null, 'The server had an error while processing your request.');
+      openAiError(
+        res,
+        500,
+        'server_error',
+        null,
+        'The server had an error while processing your request.',
+      );
       return;
     case 'context-length':
       openAiError(
@@ -211,13 +252,28 @@ async function chatCompletions(state: LlmServerState, req: IncomingMessage, res:
       object: 'chat.completion',
       created,
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content },
+          finish_reason: 'stop',
+          logprobs: null,
+        },
+      ],
       usage,
     });
     return;
   }
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}): void => {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
+  const chunk = (
+    delta: Record<string, unknown>,
+    finish: string | null,
+    extra: Record<string, unknown> = {},
+  ): void => {
     res.write(
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`,
     );
@@ -226,12 +282,19 @@ async function chatCompletions(state: LlmServerState, req: IncomingMessage, res:
   for (const piece of content.match(/[\s\S]{1,64}/g) ?? []) chunk({ content: piece }, null);
   chunk({}, 'stop');
   if (body.stream_options?.include_usage === true) {
-    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`,
+    );
   }
   res.end('data: [DONE]\n\n');
 }
 
-async function control(state: LlmServerState, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+async function control(
+  state: LlmServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
   if (req.method === 'POST' && path === '/__control/script') {
     const body = (await readJson(req)) as ScriptedBehaviour | ScriptedBehaviour[];
     for (const entry of Array.isArray(body) ? body : [body]) state.push(entry);
@@ -258,7 +321,9 @@ export interface RunningLlmServer {
   close(): Promise<void>;
 }
 
-export async function startLlmServer(options: { port?: number; host?: string } = {}): Promise<RunningLlmServer> {
+export async function startLlmServer(
+  options: { port?: number; host?: string } = {},
+): Promise<RunningLlmServer> {
   const state = new LlmServerState();
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://local').pathname;
@@ -266,10 +331,20 @@ export async function startLlmServer(options: { port?: number; host?: string } =
       if (path === '/health') return sendJson(res, 200, { status: 'ok' });
       if (path.startsWith('/__control/')) return control(state, req, res, path);
       if (req.method === 'GET' && path === '/v1/models') {
-        return sendJson(res, 200, { object: 'list', data: [{ id: 'local-deterministic', object: 'model', owned_by: 'local' }] });
+        return sendJson(res, 200, {
+          object: 'list',
+          data: [{ id: 'local-deterministic', object: 'model', owned_by: 'local' }],
+        });
       }
-      if (req.method === 'POST' && path === '/v1/chat/completions') return chatCompletions(state, req, res);
-      openAiError(res, 404, 'invalid_request_error', 'unknown_url', `Unknown request URL: ${req.method} ${path}`);
+      if (req.method === 'POST' && path === '/v1/chat/completions')
+        return chatCompletions(state, req, res);
+      openAiError(
+        res,
+        404,
+        'invalid_request_error',
+        'unknown_url',
+        `Unknown request URL: ${req.method} ${path}`,
+      );
     };
     handle().catch((error: unknown) => {
       if (!res.headersSent) openAiError(res, 500, 'server_error', null, String(error));

@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig, type Config } from '../../src/config/config';
+
+/**
+ * The configuration the tests run with: the environment that the test command passes in, or,
+ * when a test file is run on its own, the local stack's .stack/stack.env.
+ */
+const envFile = join(__dirname, '..', '..', '.stack', 'stack.env');
+if (!process.env.TEMPORAL_ADDRESS && existsSync(envFile)) process.loadEnvFile(envFile);
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: start the local stack with './dev stack up'`);
+  return value;
+}
+
+export const config: Config = loadConfig({ ...process.env, NODE_ENV: 'test' });
+
+/** Test-only endpoints of the local stack: maildev's mail API and the LLM server's controls. */
+export const testEndpoints = {
+  maildevApi: required('MAILDEV_API_URL'),
+  llmControl: required('LLM_CONTROL_URL'),
+};
+
+/** A name no other test run uses, for topics, subjects, task queues and schemas. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+let runtimeInstalled = false;
+/** Test workers log warnings and errors only; call before the first Worker.create in a file. */
+export function installQuietTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  runtimeInstalled = true;
+}
