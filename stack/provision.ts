@@ -112,7 +112,7 @@ export async function temporalCli(): Promise<string> {
       `building Temporal CLI v${versions.temporalCli} with go install (first run only, a few minutes)`,
       'go',
       ['install', '-v', `github.com/temporalio/cli/cmd/temporal@v${versions.temporalCli}`],
-      { env: { ...process.env, GOBIN: tmp, GOFLAGS: '-mod=mod' } },
+      { env: { ...process.env, GOBIN: tmp } },
     );
   });
   return join(dir, 'temporal');
