@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config/config';
 
 /**
@@ -30,9 +30,15 @@ export function uniqueName(prefix: string): string {
 }
 
 let runtimeInstalled = false;
-/** Test workers log warnings and errors only; call before the first Worker.create in a file. */
+/**
+ * Test workers log errors only (tests fail activities on purpose, which the SDK reports as
+ * warnings); call before the first Worker.create in a file.
+ */
 export function installQuietTemporalRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } },
+  });
   runtimeInstalled = true;
 }

@@ -44,6 +44,9 @@ export const configSchema = z.object({
   TEMPORAL_ADDRESS: hostPort,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('report-generation'),
+  WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 
   KAFKA_BROKERS: z
     .string()

@@ -1,0 +1,54 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const repoRoot = join(__dirname, '..', '..');
+
+export interface Child {
+  process: ChildProcess;
+  output(): string;
+  /** Resolves when stdout has printed `marker`; rejects if the process exits first. */
+  waitFor(marker: string, timeoutMs?: number): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs a TypeScript entry point of this repository as a separate Node.js process. */
+export function spawnTs(entry: string, env: NodeJS.ProcessEnv): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    process: child,
+    output: () => out,
+    exited,
+    waitFor(marker, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${entry} did not print ${marker} in ${timeoutMs} ms:\n${out}`)),
+          timeoutMs,
+        );
+        const check = (): void => {
+          if (out.includes(marker)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout.on('data', check);
+        check();
+        void exited.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(
+            new Error(`${entry} exited (${code ?? signal}) before printing ${marker}:\n${out}`),
+          );
+        });
+      });
+    },
+  };
+}

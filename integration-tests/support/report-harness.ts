@@ -1,0 +1,98 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { DataSource } from 'typeorm';
+import { createActivities, type ActivityDeps } from '../../src/activities';
+import type { Config } from '../../src/config/config';
+import type { ReportRequest } from '../../src/domain/report';
+import { createDataSource } from '../../src/entities/data-source';
+import { startReport, type StartedReport } from '../../src/temporal/start-report';
+import { createActivityDeps } from '../../src/worker/activity-deps';
+import { createReportWorker } from '../../src/worker/create-worker';
+import { startLlmServer, type RunningLlmServer } from './llm-server';
+import { config as stackConfig, installQuietTemporalRuntime, uniqueName } from './stack-env';
+
+/**
+ * Everything a report test needs against the real stack: the database (migrated), a Temporal
+ * client, a deterministic LLM server of its own, and workers on a task queue nobody else uses.
+ */
+export interface ReportHarness {
+  config: Config;
+  dataSource: DataSource;
+  client: Client;
+  llm: RunningLlmServer;
+  taskQueue: string;
+  /** Starts an in-process worker; `override` swaps dependencies (a failing store, a dead SMTP). */
+  startWorker(override?: (deps: ActivityDeps) => ActivityDeps): Promise<Worker>;
+  request(overrides?: Partial<Omit<ReportRequest, 'reportId'>>): Omit<ReportRequest, 'reportId'>;
+  start(request: Omit<ReportRequest, 'reportId'>): Promise<StartedReport>;
+  close(): Promise<void>;
+}
+
+export async function createReportHarness(): Promise<ReportHarness> {
+  installQuietTemporalRuntime();
+  const llm = await startLlmServer();
+  const taskQueue = uniqueName('reports');
+  const config: Config = {
+    ...stackConfig,
+    OPENAI_BASE_URL: llm.baseUrl,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+  };
+  const dataSource = createDataSource(config);
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: 'each' });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const running: {
+    worker: Worker;
+    done: Promise<void>;
+    native: NativeConnection;
+    deps: ActivityDeps;
+  }[] = [];
+
+  return {
+    config,
+    dataSource,
+    client,
+    llm,
+    taskQueue,
+    async startWorker(override = (deps) => deps) {
+      const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      const deps = override(createActivityDeps(config, dataSource));
+      const worker = await createReportWorker({
+        connection: native,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue,
+        activities: createActivities(deps),
+        shutdownGraceTime: '2 seconds',
+      });
+      running.push({ worker, done: worker.run(), native, deps });
+      return worker;
+    },
+    request(overrides = {}) {
+      const key = uniqueName('key');
+      return {
+        idempotencyKey: key,
+        prompt: `Solid-state batteries for grid storage (${key})`,
+        requester: { id: 'team-energy', email: `${key}@example.com` },
+        options: { language: 'en' },
+        requestedAt: new Date().toISOString(),
+        source: 'test',
+        ...overrides,
+      };
+    },
+    start(request) {
+      return startReport(client, taskQueue, request);
+    },
+    async close() {
+      for (const r of running) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+      for (const r of running) {
+        await r.done;
+        await r.native.close();
+        r.deps.mailer.close();
+      }
+      await connection.close();
+      await dataSource.destroy();
+      await llm.close();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import type { Transporter } from 'nodemailer';
+import type OpenAI from 'openai';
+import type { EmailLedger } from '../storage/email-ledger';
+import type { ReportFileStore } from '../storage/report-file-store';
+import type { ReportStore } from '../storage/report-store';
+import { createCallLlmActivity, type LlmSettings } from './call-llm-activity';
+import { createCompensationActivities } from './compensation-activities';
+import { createCreatePdfActivity } from './create-pdf-activity';
+import { createPublishOutcomeActivity } from './publish-outcome-activity';
+import { createSendNotificationActivity, type MailSettings } from './send-notification-activity';
+import { createStoreReportMetadataActivity } from './store-report-metadata-activity';
+
+export interface ActivityDeps {
+  llm: OpenAI;
+  mailer: Transporter;
+  files: ReportFileStore;
+  reports: ReportStore;
+  ledger: EmailLedger;
+  llmSettings: LlmSettings;
+  mailSettings: MailSettings;
+}
+
+/** Every activity of GenerateReportWorkflow, over its dependencies. Workflows import only the type. */
+export const createActivities = (deps: ActivityDeps) => ({
+  callLlm: createCallLlmActivity({ ...deps, settings: deps.llmSettings }),
+  createPdf: createCreatePdfActivity(deps),
+  storeReportMetadata: createStoreReportMetadataActivity(deps),
+  sendNotification: createSendNotificationActivity({ ...deps, settings: deps.mailSettings }),
+  publishOutcome: createPublishOutcomeActivity({
+    reports: deps.reports,
+    publicBaseUrl: deps.mailSettings.publicBaseUrl,
+    mailFrom: deps.mailSettings.from,
+  }),
+  ...createCompensationActivities(deps),
+});
+
+export type ReportActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,97 @@
+import { Context } from '@temporalio/activity';
+import { currentWorkflow } from './context';
+import { messageIdFor, subjectFor } from './send-notification-activity';
+import { startedTimings, type NotificationResult, type ReportResult } from '../domain/report';
+import { eventIdFor } from '../domain/ids';
+import type { NewOutboxEvent, ReportStore } from '../storage/report-store';
+
+export interface PublishOutcomeInput {
+  result: ReportResult;
+  idempotencyKey: string;
+  notification?: Pick<NotificationResult, 'status' | 'messageId' | 'to' | 'subject'>;
+}
+
+/**
+ * Step 5: the report's final state and the events that announce it are written together
+ * (transactional outbox). Event ids come from the workflow run, so a retry re-queues nothing.
+ */
+export function createPublishOutcomeActivity(deps: {
+  reports: ReportStore;
+  publicBaseUrl: string;
+  mailFrom: string;
+}) {
+  return async function publishOutcome(
+    input: PublishOutcomeInput,
+  ): Promise<{ eventsQueued: number; eventIds: string[]; attempt: number }> {
+    const { workflowId, runId } = currentWorkflow();
+    const { result } = input;
+    const now = new Date().toISOString();
+    const events: NewOutboxEvent[] = [];
+    const event = (
+      eventType: NewOutboxEvent['eventType'],
+      payload: Record<string, unknown>,
+    ): void => {
+      const eventId = eventIdFor(workflowId, runId, eventType);
+      events.push({
+        eventId,
+        eventType,
+        messageKey: result.reportId,
+        payload: { eventId, ...payload },
+      });
+    };
+    const durations = Object.fromEntries(
+      Object.entries(result.timings).map(([stage, timing]) => [stage, timing?.durationMs ?? null]),
+    );
+
+    if (result.status === 'COMPLETED') {
+      event('ReportCompleted', {
+        reportId: result.reportId,
+        workflowId,
+        idempotencyKey: input.idempotencyKey,
+        pdf: {
+          url: `${deps.publicBaseUrl}/api/reports/${result.reportId}/pdf`,
+          bytes: result.pdf?.ref.bytes ?? 0,
+          pages: result.pdf?.pages ?? 0,
+        },
+        usage: result.usage ?? { promptTokens: 0, completionTokens: 0 },
+        timings: durations,
+        completedAt: now,
+      });
+    } else {
+      event('ReportFailed', {
+        reportId: result.reportId,
+        idempotencyKey: input.idempotencyKey,
+        stage: result.failure?.stage ?? 'callLlm',
+        errorType:
+          result.status === 'CANCELLED' ? 'Cancelled' : (result.failure?.errorType ?? 'Unknown'),
+        message: result.failure?.message ?? result.status,
+        compensated: result.compensated,
+        failedAt: now,
+      });
+    }
+    if (input.notification) {
+      event('EmailNotification', {
+        reportId: result.reportId,
+        to: input.notification.to,
+        subject: input.notification.subject ?? subjectFor(result.title ?? result.reportId),
+        messageId: input.notification.messageId ?? messageIdFor(result.reportId, deps.mailFrom),
+        status: input.notification.status === 'SENT' ? 'SENT' : 'FAILED',
+        at: now,
+      });
+    }
+
+    const { eventsQueued } = await deps.reports.finish({
+      reportId: result.reportId,
+      status: result.status,
+      timings: startedTimings(result.timings),
+      notificationStatus: result.notification ?? null,
+      failure: result.failure ?? null,
+      events,
+    });
+    return {
+      eventsQueued,
+      eventIds: events.map((e) => e.eventId),
+      attempt: Context.current().info.attempt,
+    };
+  };
+}

@@ -1,0 +1,118 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Transporter } from 'nodemailer';
+import type { NotificationResult } from '../domain/report';
+import type { EmailLedger } from '../storage/email-ledger';
+import type { ReportFileStore } from '../storage/report-file-store';
+
+export interface SendNotificationInput {
+  reportId: string;
+  to: string;
+  title: string;
+  pages: number;
+}
+
+export interface MailSettings {
+  from: string;
+  attachPdf: boolean;
+  publicBaseUrl: string;
+}
+
+/** The same report always gets the same Message-ID, so even a receiving system can dedupe. */
+export function messageIdFor(reportId: string, from: string): string {
+  const domain = from.split('@')[1] ?? 'report-pipeline.local';
+  return `<report-${reportId}@${domain}>`;
+}
+
+export const subjectFor = (title: string): string => `Your report is ready: ${title}`;
+
+const escapeHtml = (text: string): string =>
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+
+export function createSendNotificationActivity(deps: {
+  mailer: Transporter;
+  ledger: EmailLedger;
+  files: ReportFileStore;
+  settings: MailSettings;
+}) {
+  return async function sendNotification(
+    input: SendNotificationInput,
+  ): Promise<NotificationResult & { attempt: number }> {
+    const { info, log } = Context.current();
+    const messageId = messageIdFor(input.reportId, deps.settings.from);
+    const subject = subjectFor(input.title);
+    const base = { messageId, to: input.to, subject, attempt: info.attempt };
+
+    const claim = await deps.ledger.claim({
+      reportId: input.reportId,
+      messageId,
+      recipient: input.to,
+      subject,
+    });
+    if (claim.outcome === 'already-sent') {
+      log.info('notification already sent; not sending again', {
+        reportId: input.reportId,
+        messageId,
+      });
+      return { ...base, status: 'SENT', alreadySent: true };
+    }
+    if (claim.outcome === 'in-doubt') {
+      // An earlier attempt died between claiming and settling: the mail may have gone out.
+      // Sending again could deliver it twice, so the notification is reported as failed instead.
+      const error =
+        'an earlier attempt was interrupted while sending; not sent again to avoid a duplicate';
+      log.warn(error, { reportId: input.reportId, messageId });
+      return { ...base, status: 'FAILED', alreadySent: false, error };
+    }
+
+    const pdfUrl = `${deps.settings.publicBaseUrl}/api/reports/${input.reportId}/pdf`;
+    const pdf = deps.settings.attachPdf ? await deps.files.find(input.reportId, 'pdf') : undefined;
+    const where = pdf ? 'The PDF is attached' : `Download the PDF: ${pdfUrl}`;
+    try {
+      await deps.mailer.sendMail({
+        from: deps.settings.from,
+        to: input.to,
+        subject,
+        messageId,
+        text: `Your report "${input.title}" (${input.pages} pages) is ready.\n\n${where}\n\nReport id: ${input.reportId}\n`,
+        html:
+          `<p>Your report <strong>${escapeHtml(input.title)}</strong> (${input.pages} pages) is ready.</p>` +
+          (pdf
+            ? '<p>The PDF is attached.</p>'
+            : `<p><a href="${escapeHtml(pdfUrl)}">Download the PDF</a></p>`) +
+          `<p style="color:#57606a">Report id: ${input.reportId}</p>`,
+        attachments: pdf
+          ? [
+              {
+                filename: `report-${input.reportId}.pdf`,
+                content: pdf.data,
+                contentType: 'application/pdf',
+              },
+            ]
+          : [],
+      });
+    } catch (error: unknown) {
+      const message = error instanceof Error ? error.message : String(error);
+      await deps.ledger.settle(input.reportId, { sent: false, error: message });
+      const responseCode = (error as { responseCode?: number }).responseCode;
+      // 5xx from the server (unknown mailbox, policy rejection) will not change on retry.
+      if (responseCode !== undefined && responseCode >= 500) {
+        throw ApplicationFailure.nonRetryable(
+          `SMTP refused the message (${responseCode}): ${message}`,
+          'SmtpRejected',
+        );
+      }
+      throw error;
+    }
+    await deps.ledger.settle(input.reportId, { sent: true });
+    log.info('notification sent', {
+      reportId: input.reportId,
+      messageId,
+      attachedPdf: Boolean(pdf),
+    });
+    return { ...base, status: 'SENT', alreadySent: false };
+  };
+}

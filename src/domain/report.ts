@@ -1,0 +1,132 @@
+/**
+ * The report's vocabulary, shared by the workflow, its activities, the consumer and the API.
+ * Pure types and constants only: workflow code imports this file.
+ */
+
+export interface Requester {
+  id: string;
+  email: string;
+}
+
+export interface ReportOptions {
+  model?: string;
+  maxTokens?: number;
+  language?: string;
+}
+
+/** A validated request, as the workflow receives it. */
+export interface ReportRequest {
+  reportId: string;
+  idempotencyKey: string;
+  prompt: string;
+  requester: Requester;
+  options: ReportOptions;
+  /** ISO-8601 */
+  requestedAt: string;
+  correlationId?: string;
+  source: 'kafka' | 'http' | 'test';
+}
+
+export const STAGES = [
+  'callLlm',
+  'createPdf',
+  'storeReportMetadata',
+  'sendNotification',
+  'publish',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export type ReportStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Where a stored artefact lives: fetched by reference, never carried through workflow history. */
+export interface FileRef {
+  reportId: string;
+  kind: 'content' | 'pdf';
+  bytes: number;
+  sha256: string;
+}
+
+export interface LlmResult {
+  content: FileRef;
+  model: string;
+  usage: TokenUsage;
+  /** The title the report will carry, taken from the content's first heading. */
+  title: string;
+  /** False when an earlier attempt's stored answer was reused instead of calling the LLM again. */
+  called: boolean;
+}
+
+export interface PdfResult {
+  pdf: FileRef;
+  pages: number;
+  renderMs: number;
+  /** Characters the font has no glyph for, replaced by '?'. */
+  unrenderableChars: number;
+}
+
+export type NotificationStatus = 'SENT' | 'FAILED' | 'SKIPPED';
+
+export interface NotificationResult {
+  status: NotificationStatus;
+  /** Absent when no attempt got as far as composing the message. */
+  messageId?: string;
+  to: string;
+  subject?: string;
+  /** True when the ledger showed an earlier attempt had already sent it. */
+  alreadySent: boolean;
+  error?: string;
+}
+
+export interface StageTiming {
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  attempts: number;
+}
+
+export interface ReportFailure {
+  stage: Stage;
+  errorType: string;
+  message: string;
+}
+
+/** What the `progress` query answers while the workflow runs, and what it ends with. */
+export interface ReportProgress {
+  reportId: string;
+  status: ReportStatus;
+  stage: Stage | 'done';
+  stagesCompleted: Stage[];
+  timings: Partial<Record<Stage, StageTiming>>;
+  usage?: TokenUsage;
+  notification?: NotificationStatus;
+  failure?: ReportFailure;
+  compensated: string[];
+}
+
+export interface ReportResult extends ReportProgress {
+  status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  pdf?: { ref: FileRef; pages: number };
+  model?: string;
+  title?: string;
+}
+
+/** Failure types that no retry can fix; the workflow stops at once when an activity throws one. */
+export const NON_RETRYABLE = {
+  invalidPrompt: 'InvalidPrompt',
+  llmRejected: 'LlmRequestRejected',
+  missingArtefact: 'MissingArtefact',
+} as const;
+
+/** The timings of the stages that have started, without the gaps of those that have not. */
+export function startedTimings(
+  timings: Partial<Record<Stage, StageTiming>>,
+): Record<string, StageTiming> {
+  const out: Record<string, StageTiming> = {};
+  for (const [stage, timing] of Object.entries(timings)) if (timing) out[stage] = timing;
+  return out;
+}

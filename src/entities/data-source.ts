@@ -1,0 +1,30 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import type { Config } from '../config/config';
+import { EmailLedgerEntry } from './email-ledger-entry';
+import { CreateReportTables1763740000000 } from './migrations/1763740000000-create-report-tables';
+import { OutboxEvent } from './outbox-event';
+import { Report } from './report';
+import { ReportFile } from './report-file';
+
+export const entities = [Report, ReportFile, EmailLedgerEntry, OutboxEvent];
+export const migrations = [CreateReportTables1763740000000];
+
+/** The schema is owned by migrations (`npm run migrate`); TypeORM never synchronizes it. */
+export function createDataSource(
+  config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>,
+  options: { schema?: string } = {},
+): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: config.DATABASE_URL,
+    schema: options.schema,
+    entities,
+    migrations,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: 'report-pipeline',
+  });
+}

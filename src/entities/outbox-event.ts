@@ -1,0 +1,32 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+export type OutboxEventType = 'ReportCompleted' | 'ReportFailed' | 'EmailNotification';
+
+/**
+ * An event waiting to be announced on Kafka. Written in the same transaction as the state
+ * change it announces; a relay publishes it and sets publishedAt.
+ */
+@Entity({ name: 'outbox' })
+@Index('outbox_unpublished_idx', ['id'], { where: 'published_at IS NULL' })
+export class OutboxEvent {
+  @PrimaryGeneratedColumn({ type: 'bigint' })
+  id!: string;
+
+  @Column({ name: 'event_id', type: 'uuid', unique: true })
+  eventId!: string;
+
+  @Column({ name: 'event_type', type: 'text' })
+  eventType!: OutboxEventType;
+
+  @Column({ name: 'message_key', type: 'text' })
+  messageKey!: string;
+
+  @Column({ type: 'jsonb' })
+  payload!: Record<string, unknown>;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
+  publishedAt!: Date | null;
+}

@@ -1,0 +1,96 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import type { ReportFailure, StageTiming } from '../domain/report';
+import { OutboxEvent, type OutboxEventType } from '../entities/outbox-event';
+import { Report, type StoredReportStatus } from '../entities/report';
+
+export interface ReportRecord {
+  id: string;
+  workflowId: string;
+  idempotencyKey: string;
+  title: string;
+  prompt: string;
+  requesterId: string;
+  requesterEmail: string;
+  model: string;
+  language: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  pdfBytes: number;
+  pdfPages: number;
+  requestedAt: Date;
+  timings: Record<string, StageTiming>;
+}
+
+export interface NewOutboxEvent {
+  eventId: string;
+  eventType: OutboxEventType;
+  messageKey: string;
+  payload: Record<string, unknown>;
+}
+
+export interface ReportOutcome {
+  reportId: string;
+  status: Extract<StoredReportStatus, 'COMPLETED' | 'FAILED' | 'CANCELLED'>;
+  timings: Record<string, StageTiming>;
+  notificationStatus: string | null;
+  failure: ReportFailure | null;
+  events: NewOutboxEvent[];
+}
+
+/** The reports table and the outbox, which change together. */
+export class ReportStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Insert or overwrite the report's metadata by id (status STORED). */
+  async upsertStored(record: ReportRecord): Promise<void> {
+    await this.dataSource
+      .getRepository(Report)
+      .upsert({ ...record, status: 'STORED', failure: null, completedAt: null }, ['id']);
+  }
+
+  async find(reportId: string): Promise<Report | null> {
+    return this.dataSource.getRepository(Report).findOneBy({ id: reportId });
+  }
+
+  /** Compensation: the report is kept for the record but marked as undone. */
+  async markRolledBack(reportId: string, failure: ReportFailure | null): Promise<boolean> {
+    const result = await this.dataSource
+      .getRepository(Report)
+      .update({ id: reportId }, { status: 'ROLLED_BACK', failure });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * Records how the report ended and queues the events that announce it, in one transaction:
+   * either both happen or neither does. Re-running it changes nothing (event ids are unique).
+   */
+  async finish(outcome: ReportOutcome): Promise<{ eventsQueued: number }> {
+    return this.dataSource.transaction(async (manager: EntityManager) => {
+      const report = await manager.getRepository(Report).findOne({
+        where: { id: outcome.reportId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (report) {
+        // A rolled-back report stays rolled back; the failure is recorded next to it.
+        if (report.status !== 'ROLLED_BACK') report.status = outcome.status;
+        report.timings = outcome.timings;
+        report.notificationStatus = outcome.notificationStatus;
+        report.failure = outcome.failure;
+        report.completedAt =
+          outcome.status === 'COMPLETED' ? (report.completedAt ?? new Date()) : null;
+        await manager.getRepository(Report).save(report);
+      }
+      if (outcome.events.length === 0) return { eventsQueued: 0 };
+      const inserted = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(OutboxEvent)
+        .values(outcome.events as QueryDeepPartialEntity<OutboxEvent>[])
+        .orIgnore()
+        .returning(['id'])
+        .execute();
+      return { eventsQueued: inserted.raw instanceof Array ? inserted.raw.length : 0 };
+    });
+  }
+}

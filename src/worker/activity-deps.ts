@@ -1,0 +1,41 @@
+import nodemailer from 'nodemailer';
+import OpenAI from 'openai';
+import type { DataSource } from 'typeorm';
+import type { ActivityDeps } from '../activities';
+import type { Config } from '../config/config';
+import { EmailLedger } from '../storage/email-ledger';
+import { ReportFileStore } from '../storage/report-file-store';
+import { ReportStore } from '../storage/report-store';
+
+/** The real dependencies of the activities, from configuration. */
+export function createActivityDeps(config: Config, dataSource: DataSource): ActivityDeps {
+  return {
+    // Retries belong to Temporal's policy, not the client: one attempt per activity attempt.
+    llm: new OpenAI({
+      apiKey: config.OPENAI_API_KEY,
+      baseURL: config.OPENAI_BASE_URL,
+      maxRetries: 0,
+      timeout: config.OPENAI_TIMEOUT_MS,
+    }),
+    mailer: nodemailer.createTransport({
+      url: config.SMTP_URL,
+      connectionTimeout: 5_000,
+      greetingTimeout: 5_000,
+      socketTimeout: 15_000,
+    }),
+    files: new ReportFileStore(dataSource),
+    reports: new ReportStore(dataSource),
+    ledger: new EmailLedger(dataSource),
+    llmSettings: {
+      defaultModel: config.OPENAI_MODEL,
+      defaultMaxTokens: config.OPENAI_MAX_TOKENS,
+      promptMaxChars: config.PROMPT_MAX_CHARS,
+      timeoutMs: config.OPENAI_TIMEOUT_MS,
+    },
+    mailSettings: {
+      from: config.MAIL_FROM,
+      attachPdf: config.MAIL_ATTACH_PDF,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
+    },
+  };
+}

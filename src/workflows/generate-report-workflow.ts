@@ -1,0 +1,244 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { ReportActivities } from '../activities';
+import {
+  NON_RETRYABLE,
+  type NotificationResult,
+  type PdfResult,
+  type LlmResult,
+  type ReportFailure,
+  type ReportProgress,
+  type ReportRequest,
+  type ReportResult,
+  type Stage,
+} from '../domain/report';
+import { reportStageKey } from './search-attributes';
+
+export const progressQuery = defineQuery<ReportProgress>('progress');
+/** Cancels the report; compensations run and it ends CANCELLED. Same effect as cancelling the workflow. */
+export const cancelSignal = defineSignal<[reason?: string]>('cancel');
+
+// Retry policies and timeouts per step (the design's workflow table).
+const { callLlm } = proxyActivities<ReportActivities>({
+  startToCloseTimeout: '60 seconds',
+  heartbeatTimeout: '15 seconds',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: [NON_RETRYABLE.invalidPrompt, NON_RETRYABLE.llmRejected],
+  },
+});
+const { createPdf } = proxyActivities<ReportActivities>({
+  startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '1 second',
+    nonRetryableErrorTypes: [NON_RETRYABLE.missingArtefact],
+  },
+  // Wait for a cancelled render to stop before compensating, so it cannot store a PDF afterwards.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+const { storeReportMetadata } = proxyActivities<ReportActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '1 second' },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+const { sendNotification } = proxyActivities<ReportActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '1 second',
+    nonRetryableErrorTypes: ['SmtpRejected'],
+  },
+});
+// Bookkeeping that must happen however the report ends: retried until it does.
+const { publishOutcome, deletePdf, markReportRolledBack } = proxyActivities<ReportActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+function describeFailure(stage: Stage, error: unknown): ReportFailure {
+  if (isCancellation(error))
+    return { stage, errorType: 'Cancelled', message: 'the report was cancelled' };
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure) {
+    return { stage, errorType: cause.type ?? 'ApplicationFailure', message: cause.message };
+  }
+  if (cause instanceof Error) return { stage, errorType: cause.name, message: cause.message };
+  return { stage, errorType: 'Unknown', message: String(cause) };
+}
+
+/**
+ * One durable report: LLM → PDF → metadata → email → outbox. Steps that leave something behind
+ * register their compensation before they run; a permanent failure or a cancel runs those in
+ * reverse order, in a scope a cancel cannot interrupt, and the report ends FAILED or CANCELLED.
+ */
+export async function GenerateReportWorkflow(request: ReportRequest): Promise<ReportResult> {
+  const state: ReportProgress = {
+    reportId: request.reportId,
+    status: 'RUNNING',
+    stage: 'callLlm',
+    stagesCompleted: [],
+    timings: {},
+    compensated: [],
+  };
+  setHandler(progressQuery, () => state);
+
+  const main = new CancellationScope();
+  setHandler(cancelSignal, (reason) => {
+    log.info('cancel requested', { reportId: request.reportId, reason });
+    main.cancel();
+  });
+
+  async function step<T extends { attempt: number }>(
+    stage: Stage,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    state.stage = stage;
+    upsertSearchAttributes([{ key: reportStageKey, value: stage }]);
+    const startedAt = Date.now();
+    state.timings[stage] = { startedAt: new Date(startedAt).toISOString(), attempts: 1 };
+    const result = await run();
+    // A step that finished after a cancel was requested still counts as cancelled there.
+    if (CancellationScope.current().consideredCancelled)
+      throw new CancelledFailure(`cancelled during ${stage}`);
+    const finishedAt = Date.now();
+    state.timings[stage] = {
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date(finishedAt).toISOString(),
+      durationMs: finishedAt - startedAt,
+      attempts: result.attempt,
+    };
+    state.stagesCompleted.push(stage);
+    return result;
+  }
+
+  const compensations: { name: string; run: () => Promise<unknown> }[] = [];
+  let llm: LlmResult | undefined;
+  let pdf: PdfResult | undefined;
+  let notification: NotificationResult | undefined;
+
+  try {
+    await main.run(async () => {
+      llm = await step('callLlm', () =>
+        callLlm({ reportId: request.reportId, prompt: request.prompt, options: request.options }),
+      );
+      state.usage = llm.usage;
+      const { title, model, usage } = llm;
+
+      compensations.unshift({
+        name: 'deletePdf',
+        run: () => deletePdf({ reportId: request.reportId }),
+      });
+      pdf = await step('createPdf', () => createPdf({ request, title, model }));
+
+      compensations.unshift({
+        name: 'markReportRolledBack',
+        run: () =>
+          markReportRolledBack({ reportId: request.reportId, failure: state.failure ?? null }),
+      });
+      const stored = pdf;
+      await step('storeReportMetadata', () =>
+        storeReportMetadata({
+          request,
+          title,
+          model,
+          usage,
+          pdf: { bytes: stored.pdf.bytes, pages: stored.pages },
+          timings: state.timings,
+        }),
+      );
+
+      // Lenient: a notification that cannot be sent is recorded, and the report still completes.
+      try {
+        notification = await step('sendNotification', () =>
+          sendNotification({
+            reportId: request.reportId,
+            to: request.requester.email,
+            title,
+            pages: stored.pages,
+          }),
+        );
+      } catch (error: unknown) {
+        if (isCancellation(error)) throw error;
+        const failure = describeFailure('sendNotification', error);
+        log.warn('notification failed; the report completes without it', {
+          reportId: request.reportId,
+          ...failure,
+        });
+        notification = {
+          status: 'FAILED',
+          to: request.requester.email,
+          alreadySent: false,
+          error: failure.message,
+        };
+      }
+      state.notification = notification.status;
+    });
+  } catch (error: unknown) {
+    const cancelled = isCancellation(error);
+    state.status = cancelled ? 'CANCELLED' : 'FAILED';
+    state.failure = describeFailure(state.stage === 'done' ? 'publish' : state.stage, error);
+    log.warn('report did not complete; compensating', {
+      reportId: request.reportId,
+      ...state.failure,
+    });
+
+    const result = await CancellationScope.nonCancellable(async () => {
+      for (const compensation of compensations) {
+        try {
+          await compensation.run();
+          state.compensated.push(compensation.name);
+        } catch (compensationError: unknown) {
+          log.error('compensation failed', {
+            reportId: request.reportId,
+            compensation: compensation.name,
+            error: String(compensationError),
+          });
+        }
+      }
+      const ended: ReportResult = {
+        ...state,
+        status: state.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED',
+        stage: 'done',
+      };
+      await publishOutcome({ result: ended, idempotencyKey: request.idempotencyKey });
+      return ended;
+    });
+    upsertSearchAttributes([{ key: reportStageKey, value: result.status }]);
+    return result;
+  }
+
+  const completed: ReportResult = {
+    ...state,
+    status: 'COMPLETED',
+    stage: 'done',
+    pdf: pdf && { ref: pdf.pdf, pages: pdf.pages },
+    model: llm?.model,
+    title: llm?.title,
+  };
+  // Past this point the report is done; a late cancel must not stop it being announced.
+  await CancellationScope.nonCancellable(() =>
+    step('publish', () =>
+      publishOutcome({ result: completed, idempotencyKey: request.idempotencyKey, notification }),
+    ),
+  );
+  state.status = 'COMPLETED';
+  state.stage = 'done';
+  upsertSearchAttributes([{ key: reportStageKey, value: 'COMPLETED' }]);
+  return { ...completed, ...state, status: 'COMPLETED' };
+}
