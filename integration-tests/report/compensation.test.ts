@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
 import type { ActivityDeps } from '../../src/activities';
 import { ReportFileStore } from '../../src/storage/report-file-store';
 import { ReportStore, type ReportRecord } from '../../src/storage/report-store';
-import { cancelSignal } from '../../src/workflows/generate-report-workflow';
 import { listMail } from '../support/maildev';
 import { leftovers, outboxEvents } from '../support/report-assertions';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
@@ -130,8 +130,5 @@ describe('saga compensation', () => {
 
 function deadMailer(): ActivityDeps['mailer'] {
   // Nothing listens on port 9 (discard) on the test machine; the connection is refused at once.
-  return require('nodemailer').createTransport({
-    url: 'smtp://127.0.0.1:9',
-    connectionTimeout: 2_000,
-  }) as ActivityDeps['mailer'];
+  return nodemailer.createTransport({ url: 'smtp://127.0.0.1:9', connectionTimeout: 2_000 });
 }

@@ -23,20 +23,18 @@ export class ReportFileStore {
     meta: Record<string, unknown> = {},
   ): Promise<FileRef> {
     const sha256 = createHash('sha256').update(data).digest('hex');
-    await this.dataSource
-      .getRepository(ReportFile)
-      .upsert(
-        {
-          reportId,
-          kind,
-          data,
-          contentType,
-          sizeBytes: data.length,
-          sha256,
-          meta,
-        } as QueryDeepPartialEntity<ReportFile>,
-        ['reportId', 'kind'],
-      );
+    await this.dataSource.getRepository(ReportFile).upsert(
+      {
+        reportId,
+        kind,
+        data,
+        contentType,
+        sizeBytes: data.length,
+        sha256,
+        meta,
+      } as QueryDeepPartialEntity<ReportFile>,
+      ['reportId', 'kind'],
+    );
     return { reportId, kind, bytes: data.length, sha256 };
   }
 
