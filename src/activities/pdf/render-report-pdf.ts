@@ -199,8 +199,9 @@ export function renderReportPdf(input: ReportPdfInput): Promise<RenderedPdf> {
           const marker = block.ordered ? `${index + 1}.` : '•';
           const y = doc.y;
           doc.font('body').text(marker, MARGIN + 6, y, { width: 18 });
+          doc.x = MARGIN + 24;
           doc.y = y;
-          inline(item, { width: width - 26, lineGap: 2, indent: 0 });
+          inline(item, { width: width - 24, lineGap: 2 });
           doc.x = MARGIN;
           doc.moveDown(0.2);
         });

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { DeterminismViolationError, Worker } from '@temporalio/worker';
+import { installQuietTemporalRuntime } from '../support/stack-env';
+
+const fixture = join(
+  __dirname,
+  '..',
+  'fixtures',
+  'generate-report-workflow.completed.history.json',
+);
+
+describe('GenerateReportWorkflow replay', () => {
+  it('replays a recorded production history against the current workflow code', async () => {
+    installQuietTemporalRuntime();
+    const history: unknown = JSON.parse(readFileSync(fixture, 'utf8'));
+    await Worker.runReplayHistory(
+      { workflowsPath: require.resolve('../../src/workflows') },
+      history,
+    );
+  });
+
+  it('notices a workflow that no longer schedules the same steps', async () => {
+    installQuietTemporalRuntime();
+    const history: unknown = JSON.parse(readFileSync(fixture, 'utf8'));
+    await assert.rejects(
+      Worker.runReplayHistory(
+        { workflowsPath: require.resolve('../support/workflows/reordered-report-workflow') },
+        history,
+      ),
+      DeterminismViolationError,
+    );
+  });
+});
