@@ -67,7 +67,8 @@ async function waitReady(s: ServiceDef): Promise<void> {
   let reason = 'not probed yet';
   let lastSaid = started;
   while (Date.now() - started < s.readyTimeoutMs) {
-    if (record && !isAlive(record)) {
+    // Looked at twice, a moment apart: a launcher that is exec'ing its service can read as gone.
+    if (record && !isAlive(record) && !(await sleep(300).then(() => isAlive(record)))) {
       throw new Error(
         `${s.name} exited during start-up; its log (${logFile(s)}) ends with:\n${tailFile(logFile(s), 30)}`,
       );

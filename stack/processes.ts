@@ -62,15 +62,21 @@ export function readPidRecord(pidFile: string): PidRecord | undefined {
   }
 }
 
-/** True while the recorded process exists, is not a zombie, and is still the one we started. */
+/**
+ * True while the recorded process exists and is not a zombie, and is still the one we started.
+ * A command line that does not mention the marker means the pid was reused; an empty one is a
+ * process caught in the middle of exec (setpriv becoming postgres), which is still ours.
+ */
 export function isAlive(record: PidRecord): boolean {
   try {
     const stat = readFileSync(`/proc/${record.pid}/stat`, 'utf8');
     // The state letter follows the parenthesised command name, which may itself hold spaces.
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     if (state === 'Z' || state === 'X') return false;
-    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    return cmdline.includes(record.marker);
+    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8')
+      .replaceAll('\0', ' ')
+      .trim();
+    return cmdline === '' || cmdline.includes(record.marker);
   } catch {
     return false;
   }

@@ -50,8 +50,8 @@ async function main(): Promise<number> {
   }
 
   const leaveUp = stackWasUp();
-  if ((await stack('up')) !== 0) return 1;
   try {
+    if ((await stack('up')) !== 0) return 1;
     const files = process.argv.slice(2);
     const patterns =
       files.length > 0 ? files : ['src/**/*.test.ts', 'integration-tests/**/*.test.ts'];
