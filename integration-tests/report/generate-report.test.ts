@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { workflowIdFor } from '../../src/domain/ids';
 import { cancelSignal, progressQuery } from '../../src/workflows/generate-report-workflow';
-import { listMail } from '../support/maildev';
+import type { LlmBehaviour } from '../support/llm-server';
+import { mailTo } from '../support/maildev';
 import { leftovers, outboxEvents, pdfText } from '../support/report-assertions';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
 import { testEndpoints } from '../support/stack-env';
@@ -29,6 +31,14 @@ describe('GenerateReportWorkflow against the real stack', () => {
     await h.startWorker();
   });
   after(() => h.close());
+
+  /** Scripts the LLM for this report's calls before the workflow exists, so no call can come first. */
+  async function startWithLlm(behaviour: LlmBehaviour, times: number) {
+    const request = h.request();
+    const key = llmKey(workflowIdFor(request.idempotencyKey));
+    h.llm.state.push({ behaviour, times, idempotencyKey: key });
+    return { request, key, ...(await h.start(request)) };
+  }
 
   it('completes: a valid PDF with the LLM headings, one metadata row, one email with the PDF, events queued', async () => {
     const request = h.request();
@@ -67,9 +77,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     assert.equal(rows[0]?.status, 'COMPLETED');
     assert.equal(rows[0]?.pdf_pages, result.pdf?.pages);
 
-    const mails = (await listMail(testEndpoints.maildevApi)).filter(
-      (m) => m.to[0]?.address === request.requester.email,
-    );
+    const mails = await mailTo(testEndpoints.maildevApi, request.requester.email);
     assert.equal(mails.length, 1);
     assert.deepEqual(
       mails[0]?.attachments?.map((a) => [a.fileName, a.contentType]),
@@ -100,19 +108,13 @@ describe('GenerateReportWorkflow against the real stack', () => {
   });
 
   it('fails without leaving anything behind when the LLM refuses the request for good', async () => {
-    const request = h.request();
-    const { handle, reportId, workflowId } = await h.start(request);
-    h.llm.state.push({
-      behaviour: { mode: 'context-length' },
-      times: 1,
-      idempotencyKey: llmKey(workflowId),
-    });
+    const { handle, reportId, key } = await startWithLlm({ mode: 'context-length' }, 1);
     const result = await handle.result();
 
     assert.equal(result.status, 'FAILED');
     assert.equal(result.failure?.stage, 'callLlm');
     assert.equal(result.failure?.errorType, 'LlmRequestRejected');
-    assert.equal(h.llm.state.countFor(llmKey(workflowId)), 1, 'a permanent 400 is not retried');
+    assert.equal(h.llm.state.countFor(key), 1, 'a permanent 400 is not retried');
     assert.deepEqual(await leftovers(h.dataSource, reportId), {
       reports: 0,
       content: 0,
@@ -128,16 +130,10 @@ describe('GenerateReportWorkflow against the real stack', () => {
   });
 
   it('gives up after three attempts when the LLM keeps failing', async () => {
-    const request = h.request();
-    const { handle, reportId, workflowId } = await h.start(request);
-    h.llm.state.push({
-      behaviour: { mode: 'server-error' },
-      times: 3,
-      idempotencyKey: llmKey(workflowId),
-    });
+    const { handle, reportId, key } = await startWithLlm({ mode: 'server-error' }, 3);
     const result = await handle.result();
     assert.equal(result.status, 'FAILED');
-    assert.equal(h.llm.state.countFor(llmKey(workflowId)), 3);
+    assert.equal(h.llm.state.countFor(key), 3);
     assert.deepEqual(await leftovers(h.dataSource, reportId), {
       reports: 0,
       content: 0,
@@ -147,16 +143,10 @@ describe('GenerateReportWorkflow against the real stack', () => {
   });
 
   it('waits as long as Retry-After says after a 429, then succeeds', async () => {
-    const request = h.request();
-    const { handle, workflowId } = await h.start(request);
-    h.llm.state.push({
-      behaviour: { mode: 'rate-limit', retryAfterSeconds: 5 },
-      times: 1,
-      idempotencyKey: llmKey(workflowId),
-    });
+    const { handle, key } = await startWithLlm({ mode: 'rate-limit', retryAfterSeconds: 5 }, 1);
     const result = await handle.result();
     assert.equal(result.status, 'COMPLETED');
-    const served = h.llm.state.served.filter((r) => r.idempotencyKey === llmKey(workflowId));
+    const served = h.llm.state.served.filter((r) => r.idempotencyKey === key);
     assert.deepEqual(
       served.map((r) => r.outcome),
       ['rate-limit', 'ok'],
@@ -168,12 +158,8 @@ describe('GenerateReportWorkflow against the real stack', () => {
   });
 
   it('cancelled while the LLM is answering: ends CANCELLED with nothing to compensate', async () => {
-    const request = h.request();
-    const { handle, reportId, workflowId } = await h.start(request);
-    h.llm.state.push({ behaviour: { mode: 'hang' }, times: 1, idempotencyKey: llmKey(workflowId) });
-    await waitFor('the LLM call', async () =>
-      h.llm.state.countFor(llmKey(workflowId)) > 0 ? true : undefined,
-    );
+    const { handle, reportId, key } = await startWithLlm({ mode: 'hang' }, 1);
+    await waitFor('the LLM call', async () => (h.llm.state.countFor(key) > 0 ? true : undefined));
     assert.equal((await handle.query(progressQuery)).stage, 'callLlm');
     await handle.signal(cancelSignal, 'changed my mind');
     const result = await handle.result();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { listMail } from '../support/maildev';
+import { mailTo } from '../support/maildev';
 import { spawnTs, type Child } from '../support/child-process';
 import { leftovers } from '../support/report-assertions';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
@@ -48,9 +48,7 @@ describe('a worker killed with SIGKILL while createPdf runs', () => {
     assert.equal(result.status, 'COMPLETED', JSON.stringify(result.failure));
     assert.equal(result.notification, 'SENT');
     assert.equal(h.llm.state.countFor(`${workflowId}:callLlm`), 1, 'the LLM was paid once');
-    const mails = (await listMail(testEndpoints.maildevApi)).filter(
-      (m) => m.to[0]?.address === request.requester.email,
-    );
+    const mails = await mailTo(testEndpoints.maildevApi, request.requester.email);
     assert.equal(mails.length, 1, 'exactly one email');
     assert.deepEqual(await leftovers(h.dataSource, reportId), {
       reports: 1,

@@ -33,3 +33,15 @@ export async function findMail(
   }
   throw new Error(`no matching mail arrived in maildev within ${timeoutMs} ms`);
 }
+
+/**
+ * Every mail to `address`, once at least one has arrived; maildev stores a mail a moment after
+ * accepting it over SMTP, so a count read straight after sending could come up short.
+ * Use it to count mails; to prove none arrived, list them.
+ */
+export async function mailTo(apiUrl: string, address: string): Promise<ReceivedMail[]> {
+  await findMail(apiUrl, (m) => m.to.some((t) => t.address === address));
+  // A duplicate, were one sent, would have been accepted before the first was stored.
+  await sleep(300);
+  return (await listMail(apiUrl)).filter((m) => m.to.some((t) => t.address === address));
+}
