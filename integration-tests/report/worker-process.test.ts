@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { spawnTs } from '../support/child-process';
+import { createReportHarness, type ReportHarness } from '../support/report-harness';
+
+function envOf(h: ReportHarness, overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const fromConfig = Object.fromEntries(
+    Object.entries(h.config).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
+  );
+  return {
+    ...process.env,
+    ...fromConfig,
+    WORKER_METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    ...overrides,
+  };
+}
+
+describe('the worker entry point', () => {
+  let h: ReportHarness;
+  let dir: string;
+  before(async () => {
+    h = await createReportHarness();
+    dir = mkdtempSync(join(tmpdir(), 'report-bundle-'));
+  });
+  after(async () => {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs reports from a prebuilt workflow bundle and exits 0 on SIGTERM', async () => {
+    const bundle = join(dir, 'workflow-bundle.js');
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+    });
+    writeFileSync(bundle, code);
+    const worker = spawnTs(
+      'src/worker/main.ts',
+      envOf(h, { WORKFLOW_BUNDLE_PATH: bundle, LOG_LEVEL: 'info' }),
+    );
+    try {
+      await worker.waitFor('worker started');
+      const { handle } = await h.start(h.request());
+      assert.equal((await handle.result()).status, 'COMPLETED');
+      // Bundling at start-up logs its size; a worker on a prebuilt bundle never does.
+      assert.doesNotMatch(worker.output(), /Workflow bundle created/);
+    } finally {
+      worker.process.kill('SIGTERM');
+    }
+    assert.equal((await worker.exited).code, 0, worker.output());
+    assert.match(worker.output(), /worker stopped/);
+  });
+
+  it('stops with a message naming the variable when the configuration is bad', async () => {
+    const worker = spawnTs(
+      'src/worker/main.ts',
+      envOf(h, { TEMPORAL_ADDRESS: undefined, DATABASE_URL: 'mysql://x/y' }),
+    );
+    assert.equal((await worker.exited).code, 1);
+    assert.match(worker.output(), /TEMPORAL_ADDRESS: is required but not set/);
+    assert.match(worker.output(), /DATABASE_URL: expected a URL with scheme postgres:\/\//);
+  });
+
+  it('says so when Temporal cannot be reached', async () => {
+    const worker = spawnTs('src/worker/main.ts', envOf(h, { TEMPORAL_ADDRESS: '127.0.0.1:9' }));
+    assert.equal((await worker.exited).code, 1);
+    assert.match(worker.output(), /cannot reach Temporal at 127\.0\.0\.1:9/);
+  });
+});
