@@ -45,8 +45,20 @@ describe('the worker entry point', () => {
     );
     try {
       await worker.waitFor('worker started');
-      const { handle } = await h.start(h.request());
+      const { handle, reportId } = await h.start(h.request());
       assert.equal((await handle.result()).status, 'COMPLETED');
+      // Its outbox relay announces the report on Kafka.
+      const deadline = Date.now() + 10_000;
+      let published = 0;
+      while (Date.now() < deadline && published < 2) {
+        const rows = await h.dataSource.query<{ n: string }[]>(
+          `SELECT count(*) AS n FROM outbox WHERE message_key = $1 AND published_at IS NOT NULL`,
+          [reportId],
+        );
+        published = Number(rows[0]?.n);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(published, 2, 'the ReportCompleted and EmailNotification events were published');
       // Bundling at start-up logs its size; a worker on a prebuilt bundle never does.
       assert.doesNotMatch(worker.output(), /Workflow bundle created/);
     } finally {

@@ -25,7 +25,7 @@ export function createPublishOutcomeActivity(deps: {
   ): Promise<{ eventsQueued: number; eventIds: string[]; attempt: number }> {
     const { workflowId, runId } = currentWorkflow();
     const { result } = input;
-    const now = new Date().toISOString();
+    const now = Date.now();
     const events: NewOutboxEvent[] = [];
     const event = (
       eventType: NewOutboxEvent['eventType'],

@@ -7,7 +7,9 @@ export type OutboxEventType = 'ReportCompleted' | 'ReportFailed' | 'EmailNotific
  * change it announces; a relay publishes it and sets publishedAt.
  */
 @Entity({ name: 'outbox' })
-@Index('outbox_unpublished_idx', ['id'], { where: 'published_at IS NULL' })
+@Index('outbox_unpublished_idx', ['id'], {
+  where: 'published_at IS NULL AND publish_error IS NULL',
+})
 export class OutboxEvent {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -29,4 +31,8 @@ export class OutboxEvent {
 
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
+
+  /** Why the relay could not encode it; such a row is left for a person, not retried. */
+  @Column({ name: 'publish_error', type: 'text', nullable: true })
+  publishError!: string | null;
 }

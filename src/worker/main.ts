@@ -1,8 +1,12 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { Kafka, logLevel } from 'kafkajs';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { createActivities } from '../activities';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
+import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
+import { OutboxRelay } from '../producers/outbox-relay';
 import { createActivityDeps } from './activity-deps';
 import { createReportWorker } from './create-worker';
 
@@ -53,7 +57,19 @@ async function main(): Promise<void> {
   }
 
   const deps = createActivityDeps(config, dataSource);
+  // The worker also relays the outbox: events its activities queued go out to Kafka.
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const topics = outboxEventTopics(config);
+  const producer = new Kafka({
+    clientId: `${config.KAFKA_CLIENT_ID}-outbox`,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: logLevel.WARN,
+  }).producer({ idempotent: true });
+  let relay: OutboxRelay | undefined;
   try {
+    const schemaIds = await registerEventSchemas(registry, topics);
+    await producer.connect();
+    relay = new OutboxRelay({ dataSource, producer, registry, topics, schemaIds, logger });
     const worker = await createReportWorker({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -62,6 +78,7 @@ async function main(): Promise<void> {
       shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SECONDS} seconds`,
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
     });
+    relay.start();
     logger.info(
       { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
       'worker started',
@@ -69,7 +86,10 @@ async function main(): Promise<void> {
     // Resolves once SIGTERM/SIGINT (handled by the SDK's runtime) has drained the worker.
     await worker.run();
   } finally {
-    // Fixed order: the worker has stopped polling and drained; now its connections.
+    // Fixed order: the worker has stopped polling and drained; the relay sends what it holds;
+    // then the connections.
+    await relay?.stop();
+    await producer.disconnect();
     await connection.close();
     deps.mailer.close();
     await dataSource.destroy();
