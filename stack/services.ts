@@ -392,14 +392,8 @@ const postgres: ServiceDef = {
     const user = postgresUser();
     if (user) {
       chownSync(dir, user.uid, user.gid);
-      const probe = spawnSync('setpriv', [
-        `--reuid=${user.uid}`,
-        `--regid=${user.gid}`,
-        '--init-groups',
-        'test',
-        '-w',
-        dir,
-      ]);
+      const check = asPostgresUser('test', ['-w', dir]);
+      const probe = spawnSync(check.command, check.args);
       if (probe.status !== 0) {
         throw new Error(
           `postgres: the postgres user cannot write ${dir}; a folder above the clone is closed to other users (chmod o+x it, or clone elsewhere)`,

@@ -9,6 +9,7 @@ import { createReportHarness, type ReportHarness } from '../support/report-harne
 import { testEndpoints } from '../support/stack-env';
 
 const llmKey = (workflowId: string): string => `${workflowId}:callLlm`;
+const nothingLeft = { reports: 0, content: 0, pdf: 0, emails: 0 };
 
 async function waitFor<T>(
   what: string,
@@ -115,12 +116,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     assert.equal(result.failure?.stage, 'callLlm');
     assert.equal(result.failure?.errorType, 'LlmRequestRejected');
     assert.equal(h.llm.state.countFor(key), 1, 'a permanent 400 is not retried');
-    assert.deepEqual(await leftovers(h.dataSource, reportId), {
-      reports: 0,
-      content: 0,
-      pdf: 0,
-      emails: 0,
-    });
+    assert.deepEqual(await leftovers(h.dataSource, reportId), nothingLeft);
     const events = await outboxEvents(h.dataSource, reportId);
     assert.deepEqual(
       events.map((e) => e.event_type),
@@ -134,12 +130,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     const result = await handle.result();
     assert.equal(result.status, 'FAILED');
     assert.equal(h.llm.state.countFor(key), 3);
-    assert.deepEqual(await leftovers(h.dataSource, reportId), {
-      reports: 0,
-      content: 0,
-      pdf: 0,
-      emails: 0,
-    });
+    assert.deepEqual(await leftovers(h.dataSource, reportId), nothingLeft);
   });
 
   it('waits as long as Retry-After says after a 429, then succeeds', async () => {
@@ -167,12 +158,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     assert.equal(result.status, 'CANCELLED');
     assert.equal(result.failure?.stage, 'callLlm');
     assert.deepEqual(result.compensated, []);
-    assert.deepEqual(await leftovers(h.dataSource, reportId), {
-      reports: 0,
-      content: 0,
-      pdf: 0,
-      emails: 0,
-    });
+    assert.deepEqual(await leftovers(h.dataSource, reportId), nothingLeft);
     const events = await outboxEvents(h.dataSource, reportId);
     assert.equal(events[0]?.payload.errorType, 'Cancelled');
   });
