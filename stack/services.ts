@@ -377,6 +377,17 @@ function asPostgresUser(command: string, args: string[]): { command: string; arg
   };
 }
 
+/** A connection to the server's maintenance database, as the stack's own user. */
+const maintenanceClient = (connectionTimeoutMillis?: number): Client =>
+  new Client({
+    host,
+    port: ports.postgres,
+    user: database.user,
+    password: database.password,
+    database: 'postgres',
+    connectionTimeoutMillis,
+  });
+
 const postgres: ServiceDef = {
   name: 'postgres',
   endpoints: [
@@ -437,14 +448,7 @@ const postgres: ServiceDef = {
     return { ...run, marker: data };
   },
   async probe() {
-    const client = new Client({
-      host,
-      port: ports.postgres,
-      user: database.user,
-      password: database.password,
-      database: 'postgres',
-      connectionTimeoutMillis: 2000,
-    });
+    const client = maintenanceClient(2000);
     try {
       await client.connect();
       await client.query('SELECT 1');
@@ -456,13 +460,7 @@ const postgres: ServiceDef = {
     }
   },
   async configure() {
-    const client = new Client({
-      host,
-      port: ports.postgres,
-      user: database.user,
-      password: database.password,
-      database: 'postgres',
-    });
+    const client = maintenanceClient();
     await client.connect();
     try {
       const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
