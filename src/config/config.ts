@@ -59,6 +59,7 @@ export const configSchema = z.object({
     .pipe(z.array(hostPort).min(1, 'expected a comma-separated list of host:port')),
   KAFKA_CLIENT_ID: z.string().min(1).default('report-pipeline'),
   KAFKA_CONSUMER_GROUP: z.string().min(1).default('report-pipeline-requests'),
+  KAFKA_CONSUMER_CONCURRENCY: positiveInt(3),
   TOPIC_REPORTS_REQUESTED: topicName('reports.requested'),
   TOPIC_REPORTS_REQUESTED_DLQ: topicName('reports.requested.dlq'),
   TOPIC_REPORTS_COMPLETED: topicName('reports.completed'),

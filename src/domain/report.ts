@@ -24,7 +24,7 @@ export interface ReportRequest {
   /** ISO-8601 */
   requestedAt: string;
   correlationId?: string;
-  source: 'kafka' | 'http' | 'test';
+  source: 'kafka' | 'http' | 'demo' | 'test';
 }
 
 export const STAGES = [

@@ -2,14 +2,20 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
 import { EmailLedgerEntry } from './email-ledger-entry';
+import { InboxEntry } from './inbox-entry';
 import { CreateReportTables1763740000000 } from './migrations/1763740000000-create-report-tables';
 import { AddOutboxPublishError1763750000000 } from './migrations/1763750000000-add-outbox-publish-error';
+import { CreateInbox1763760000000 } from './migrations/1763760000000-create-inbox';
 import { OutboxEvent } from './outbox-event';
 import { Report } from './report';
 import { ReportFile } from './report-file';
 
-export const entities = [Report, ReportFile, EmailLedgerEntry, OutboxEvent];
-export const migrations = [CreateReportTables1763740000000, AddOutboxPublishError1763750000000];
+export const entities = [Report, ReportFile, EmailLedgerEntry, OutboxEvent, InboxEntry];
+export const migrations = [
+  CreateReportTables1763740000000,
+  AddOutboxPublishError1763750000000,
+  CreateInbox1763760000000,
+];
 
 /** The schema is owned by migrations (`npm run migrate`); TypeORM never synchronizes it. */
 export function createDataSource(

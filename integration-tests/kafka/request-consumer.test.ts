@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
+import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
+import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
+import { mailTo } from '../support/maildev';
+import { testEndpoints, uniqueName } from '../support/stack-env';
+
+describe('report requests from Kafka', () => {
+  let k: KafkaHarness;
+  before(async () => {
+    k = await createKafkaHarness();
+    await k.startConsumer();
+  });
+  after(() => k.close());
+
+  const completedFor = (reportId: string) =>
+    k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_COMPLETED && r.key === reportId);
+  const dlq = () => k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_REQUESTED_DLQ);
+  const waitCompleted = (reportId: string) =>
+    k.waitFor(`ReportCompleted for ${reportId}`, () => completedFor(reportId).length > 0, 60_000);
+
+  it('turns a registry-encoded request into a ReportCompleted event whose PDF reference resolves', async () => {
+    const request = k.sampleRequest();
+    await k.produceRequest(request);
+    const reportId = reportIdFor(request.idempotencyKey);
+    await waitCompleted(reportId);
+
+    const event = (await k.registry.decode(completedFor(reportId)[0]!.value)) as {
+      eventId: string;
+      workflowId: string;
+      pdf: { url: string; bytes: number; pages: number };
+    };
+    assert.equal(event.workflowId, workflowIdFor(request.idempotencyKey));
+    assert.match(event.pdf.url, new RegExp(`/api/reports/${reportId}/pdf$`));
+    const stored = await k.h.dataSource.query<{ size_bytes: number }[]>(
+      `SELECT size_bytes FROM report_files WHERE report_id = $1 AND kind = 'pdf'`,
+      [reportId],
+    );
+    assert.equal(stored[0]?.size_bytes, event.pdf.bytes);
+  });
+
+  it('runs a flood of 300 copies of one request exactly once', async () => {
+    const request = k.sampleRequest();
+    const reportId = reportIdFor(request.idempotencyKey);
+    // Two thirds keyed by the idempotency key, the rest under other keys so they land on
+    // other partitions and are handled concurrently.
+    const sends = Array.from({ length: 300 }, (_, i) =>
+      k.produceRequest(request, { key: i % 3 === 2 ? `other-${i}` : request.idempotencyKey }),
+    );
+    await Promise.all(sends);
+    await waitCompleted(reportId);
+    await k.waitFor('all 300 copies consumed', async () => {
+      const rows = await k.h.dataSource.query<{ duplicates: number }[]>(
+        `SELECT duplicates FROM inbox WHERE idempotency_key = $1`,
+        [request.idempotencyKey],
+      );
+      return rows[0]?.duplicates === 299;
+    });
+
+    const runs = [];
+    for await (const run of k.h.client.workflow.list({
+      query: `WorkflowId = '${workflowIdFor(request.idempotencyKey)}'`,
+    }))
+      runs.push(run);
+    assert.equal(runs.length, 1, 'one workflow');
+    const rows = await k.h.dataSource.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM reports WHERE id = $1`,
+      [reportId],
+    );
+    assert.equal(rows[0]?.n, '1', 'one report row');
+    assert.equal(
+      (
+        await mailTo(
+          testEndpoints.maildevApi,
+          String((request.requester as { email: string }).email),
+        )
+      ).length,
+      1,
+      'one email',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const eventIds = new Set(
+      await Promise.all(
+        completedFor(reportId).map(
+          async (r) => ((await k.registry.decode(r.value)) as { eventId: string }).eventId,
+        ),
+      ),
+    );
+    assert.equal(eventIds.size, 1, 'one ReportCompleted event id');
+    assert.equal(
+      k.h.llm.state.countFor(`${workflowIdFor(request.idempotencyKey)}:callLlm`),
+      1,
+      'one LLM call',
+    );
+  });
+
+  it('dead-letters a second request under a used key with a different payload, and leaves the first alone', async () => {
+    const first = k.sampleRequest();
+    await k.produceRequest(first);
+    const reportId = reportIdFor(first.idempotencyKey);
+    await waitCompleted(reportId);
+    await k.produceRequest({ ...first, prompt: 'Something else entirely' });
+    await k.waitFor('the conflict in the DLQ', () =>
+      dlq().some((r) => r.key === first.idempotencyKey),
+    );
+
+    const record = dlq().find((r) => r.key === first.idempotencyKey)!;
+    assert.equal(record.headers['dlq-reason'], 'idempotency-key-conflict');
+    assert.equal(record.headers['dlq-source-topic'], k.config.TOPIC_REPORTS_REQUESTED);
+    const original = (await k.registry.decode(record.value)) as { prompt: string };
+    assert.equal(original.prompt, 'Something else entirely', 'the DLQ keeps the original bytes');
+    const report = await k.h.dataSource.query<{ prompt: string; status: string }[]>(
+      `SELECT prompt, status FROM reports WHERE id = $1`,
+      [reportId],
+    );
+    assert.deepEqual(report[0], { prompt: first.prompt, status: 'COMPLETED' });
+  });
+
+  it('dead-letters each kind of poison record with its reason, and the good record behind them completes', async () => {
+    const otherSubject = `${uniqueName('other')}-value`;
+    const otherSchema = JSON.stringify({
+      type: 'record',
+      name: 'Unrelated',
+      namespace: 'elsewhere',
+      fields: [{ name: 'x', type: 'string' }],
+    });
+    const otherId = (
+      await k.registry.register(
+        { type: SchemaType.AVRO, schema: otherSchema },
+        { subject: otherSubject },
+      )
+    ).id;
+    const unknownId = Buffer.concat([
+      Buffer.from([0]),
+      Buffer.from([0x7f, 0xff, 0xff, 0xf0]),
+      Buffer.from('junk'),
+    ]);
+    const encode = (request: Record<string, unknown>) =>
+      k.registry.encode(k.requestSchemaId, request);
+    const poison: { key: string; value: Buffer; reason: string }[] = [
+      { key: 'p-json', value: Buffer.from(JSON.stringify(k.sampleRequest())), reason: 'not-avro' },
+      { key: 'p-unknown', value: unknownId, reason: 'unknown-schema-id' },
+      {
+        key: 'p-wrong',
+        value: await k.registry.encode(otherId, { x: 'y' }),
+        reason: 'wrong-schema',
+      },
+      {
+        key: 'p-email',
+        value: await encode(k.sampleRequest({ requester: { id: 'r', email: 'not-an-email' } })),
+        reason: 'invalid-record',
+      },
+      {
+        key: 'p-big',
+        value: await encode(k.sampleRequest({ prompt: 'x'.repeat(k.config.PROMPT_MAX_CHARS + 1) })),
+        reason: 'prompt-too-large',
+      },
+    ];
+    await k.producer.send({
+      topic: k.config.TOPIC_REPORTS_REQUESTED,
+      acks: -1,
+      messages: poison.map((p) => ({ key: p.key, value: p.value, partition: 0 })),
+    });
+    const good = k.sampleRequest();
+    await k.produceRequest(good, { partition: 0 });
+
+    await waitCompleted(reportIdFor(good.idempotencyKey));
+    await k.waitFor('every poison record in the DLQ', () =>
+      poison.every((p) => dlq().some((r) => r.key === p.key)),
+    );
+    for (const p of poison) {
+      const record = dlq().find((r) => r.key === p.key)!;
+      assert.equal(record.headers['dlq-reason'], p.reason, p.key);
+      assert.ok(record.value.equals(p.value), `${p.key}: original bytes`);
+      assert.equal(record.headers['dlq-source-partition'], '0');
+      assert.match(record.headers['dlq-source-offset'] ?? '', /^\d+$/);
+      assert.ok(record.headers['dlq-error-message'], `${p.key}: says why`);
+    }
+  });
+
+  it('reads a request written with a BACKWARD-compatible v2 schema; the registry refuses an incompatible one', async () => {
+    const subject = `${k.config.TOPIC_REPORTS_REQUESTED}-value`;
+    const v1 = JSON.parse(reportRequestedSchema) as { fields: unknown[] };
+    const v2 = {
+      ...v1,
+      fields: [...v1.fields, { name: 'priority', type: ['null', 'string'], default: null }],
+    };
+    const { id } = await k.registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(v2) },
+      { subject },
+    );
+    assert.notEqual(id, k.requestSchemaId);
+    const request = k.sampleRequest({ priority: 'high' });
+    await k.producer.send({
+      topic: k.config.TOPIC_REPORTS_REQUESTED,
+      acks: -1,
+      messages: [{ key: request.idempotencyKey, value: await k.registry.encode(id, request) }],
+    });
+    await waitCompleted(reportIdFor(request.idempotencyKey));
+
+    const incompatible = { ...v1, fields: [...v1.fields, { name: 'costCentre', type: 'string' }] };
+    await assert.rejects(
+      k.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(incompatible) },
+        { subject },
+      ),
+      (error: unknown) => {
+        assert.equal((error as { status?: number }).status, 409);
+        return true;
+      },
+    );
+  });
+});

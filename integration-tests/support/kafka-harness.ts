@@ -1,0 +1,196 @@
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import pino from 'pino';
+import type { Config } from '../../src/config/config';
+import {
+  ReportRequestConsumer,
+  reportRequestedSchema,
+} from '../../src/consumers/report-request-consumer';
+import { outboxEventTopics, registerEventSchemas } from '../../src/producers/event-schemas';
+import { OutboxRelay } from '../../src/producers/outbox-relay';
+import { Inbox } from '../../src/storage/inbox';
+import { createReportHarness, type ReportHarness } from './report-harness';
+import { uniqueName } from './stack-env';
+
+export interface ReceivedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  headers: Record<string, string>;
+  value: Buffer;
+}
+
+/**
+ * A report harness whose Kafka topics are its own (fresh request, DLQ and event topics), with a
+ * worker, an outbox relay, and a recorder of everything that lands on the output topics.
+ */
+export interface KafkaHarness {
+  h: ReportHarness;
+  config: Config;
+  kafka: Kafka;
+  admin: Admin;
+  registry: SchemaRegistry;
+  producer: Producer;
+  requestSchemaId: number;
+  received: ReceivedRecord[];
+  /** Encodes and produces one ReportRequested; `partition` pins it. */
+  produceRequest(
+    request: Record<string, unknown>,
+    options?: { key?: string; partition?: number },
+  ): Promise<void>;
+  sampleRequest(
+    overrides?: Record<string, unknown>,
+  ): Record<string, unknown> & { idempotencyKey: string };
+  startConsumer(overrides?: Partial<Config>): Promise<ReportRequestConsumer>;
+  waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createKafkaHarness(): Promise<KafkaHarness> {
+  const h = await createReportHarness();
+  const prefix = uniqueName('t');
+  const config: Config = {
+    ...h.config,
+    TOPIC_REPORTS_REQUESTED: `${prefix}.reports.requested`,
+    TOPIC_REPORTS_REQUESTED_DLQ: `${prefix}.reports.requested.dlq`,
+    TOPIC_REPORTS_COMPLETED: `${prefix}.reports.completed`,
+    TOPIC_REPORTS_FAILED: `${prefix}.reports.failed`,
+    TOPIC_NOTIFICATIONS_EMAIL: `${prefix}.notifications.email`,
+    KAFKA_CONSUMER_GROUP: `${prefix}-requests`,
+  };
+  const kafka = new Kafka({
+    clientId: prefix,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const outputTopics = [
+    config.TOPIC_REPORTS_REQUESTED_DLQ,
+    config.TOPIC_REPORTS_COMPLETED,
+    config.TOPIC_REPORTS_FAILED,
+    config.TOPIC_NOTIFICATIONS_EMAIL,
+  ];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: config.TOPIC_REPORTS_REQUESTED, numPartitions: 3 },
+      ...outputTopics.map((topic) => ({ topic, numPartitions: 1 })),
+    ],
+  });
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const requestSchemaId = (
+    await registry.register(
+      { type: SchemaType.AVRO, schema: reportRequestedSchema },
+      { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
+    )
+  ).id;
+  const producer = kafka.producer();
+  await producer.connect();
+
+  await h.startWorker();
+  const topics = outboxEventTopics(config);
+  const relayProducer = kafka.producer({ idempotent: true });
+  await relayProducer.connect();
+  const relay = new OutboxRelay({
+    dataSource: h.dataSource,
+    producer: relayProducer,
+    registry,
+    topics,
+    schemaIds: await registerEventSchemas(registry, topics),
+  });
+  relay.start(100);
+
+  const received: ReceivedRecord[] = [];
+  const recorder: Consumer = kafka.consumer({ groupId: `${prefix}-recorder` });
+  await recorder.connect();
+  await recorder.subscribe({ topics: outputTopics, fromBeginning: true });
+  await recorder.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      received.push({
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key?.toString() ?? '',
+        headers: Object.fromEntries(
+          Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? '']),
+        ),
+        value: message.value ?? Buffer.alloc(0),
+      });
+    },
+  });
+
+  const consumers: ReportRequestConsumer[] = [];
+  const logger = pino({ level: 'silent' });
+
+  return {
+    h,
+    config,
+    kafka,
+    admin,
+    registry,
+    producer,
+    requestSchemaId,
+    received,
+    async produceRequest(request, options = {}) {
+      const value = await registry.encode(requestSchemaId, request);
+      await producer.send({
+        topic: config.TOPIC_REPORTS_REQUESTED,
+        acks: -1,
+        messages: [
+          {
+            key: options.key ?? String(request.idempotencyKey),
+            value,
+            partition: options.partition,
+          },
+        ],
+      });
+    },
+    sampleRequest(overrides = {}) {
+      const key = uniqueName('kreq');
+      return {
+        idempotencyKey: key,
+        prompt: `Heat pumps in cold climates (${key})`,
+        requester: { id: 'team-kafka', email: `${key}@example.com` },
+        options: { model: null, maxTokens: null, language: 'en' },
+        requestedAt: Date.now(),
+        correlationId: null,
+        ...overrides,
+      } as Record<string, unknown> & { idempotencyKey: string };
+    },
+    async startConsumer(overrides = {}) {
+      const consumer = new ReportRequestConsumer({
+        kafka,
+        registry,
+        inbox: new Inbox(h.dataSource),
+        temporal: h.client,
+        logger,
+        config: { ...config, ...overrides },
+      });
+      await consumer.start();
+      consumers.push(consumer);
+      return consumer;
+    },
+    async waitFor(what, probe, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (await probe()) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    },
+    async close() {
+      for (const c of consumers) await c.stop();
+      await recorder.disconnect();
+      await relay.stop();
+      await relayProducer.disconnect();
+      await producer.disconnect();
+      await admin
+        .deleteTopics({ topics: [config.TOPIC_REPORTS_REQUESTED, ...outputTopics] })
+        .catch(() => undefined);
+      await admin.disconnect();
+      await h.close();
+    },
+  };
+}

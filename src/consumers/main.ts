@@ -1,0 +1,62 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Client, Connection } from '@temporalio/client';
+import { Kafka, logLevel } from 'kafkajs';
+import { ConfigError, loadConfig } from '../config/config';
+import { createDataSource } from '../entities/data-source';
+import { createLogger } from '../observability/logger';
+import { Inbox } from '../storage/inbox';
+import { ReportRequestConsumer } from './report-request-consumer';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, 'consumer');
+  const dataSource = createDataSource(config);
+  await dataSource.initialize();
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  } catch (error: unknown) {
+    await dataSource.destroy();
+    throw new Error(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  const consumer = new ReportRequestConsumer({
+    kafka: new Kafka({
+      clientId: config.KAFKA_CLIENT_ID,
+      brokers: config.KAFKA_BROKERS,
+      logLevel: logLevel.WARN,
+    }),
+    registry: new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
+    inbox: new Inbox(dataSource),
+    temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+    logger,
+    config,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'stopping: no new records, finishing those in flight');
+    // Fixed order: stop consuming (commits and leaves the group), then the connections.
+    stopping ??= consumer
+      .stop()
+      .then(() => connection.close())
+      .then(() => dataSource.destroy())
+      .then(() => logger.info('consumer stopped'));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  await consumer.start();
+  logger.info(
+    { topic: config.TOPIC_REPORTS_REQUESTED, group: config.KAFKA_CONSUMER_GROUP },
+    'consumer started',
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof ConfigError ? error.message : `consumer failed: ${error instanceof Error ? error.message : String(error)}`}\n`,
+  );
+  process.exitCode = 1;
+});

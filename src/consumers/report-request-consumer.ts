@@ -1,0 +1,259 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  SchemaType,
+  type DecodeOptions,
+  type SchemaRegistry,
+} from '@kafkajs/confluent-schema-registry';
+import type { Client } from '@temporalio/client';
+import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config';
+import { reportIdFor, workflowIdFor } from '../domain/ids';
+import {
+  RequestRejectedError,
+  validateRequest,
+  type RejectionReason,
+} from '../domain/request-validation';
+import type { Inbox } from '../storage/inbox';
+import { startReport } from '../temporal/start-report';
+
+const REQUEST_SCHEMA_NAME = 'reportpipeline.events.ReportRequested';
+export const reportRequestedSchema = readFileSync(
+  join(__dirname, '..', '..', 'avro', 'report-requested.avsc'),
+  'utf8',
+);
+
+export interface RequestConsumerDeps {
+  kafka: Kafka;
+  registry: SchemaRegistry;
+  inbox: Inbox;
+  temporal: Client;
+  logger: Logger;
+  config: Pick<
+    Config,
+    | 'KAFKA_CONSUMER_GROUP'
+    | 'KAFKA_CONSUMER_CONCURRENCY'
+    | 'TOPIC_REPORTS_REQUESTED'
+    | 'TOPIC_REPORTS_REQUESTED_DLQ'
+    | 'TEMPORAL_TASK_QUEUE'
+    | 'PROMPT_MAX_CHARS'
+  >;
+}
+
+/** What the consumer has done since it started; logged at shutdown, read by tests. */
+export interface ConsumerStats {
+  started: number;
+  duplicates: number;
+  conflicts: number;
+  deadLettered: Partial<Record<RejectionReason, number>>;
+  retries: number;
+}
+
+/**
+ * Reads report requests and turns each into exactly one workflow. Its offset moves only after
+ * the start (or "already started") is acknowledged or the record is dead-lettered, so a crash
+ * re-reads rather than loses. Outages of PostgreSQL, Temporal or the registry hold the
+ * partition and retry with backoff; nothing is skipped. A partition handles one record at a
+ * time and at most KAFKA_CONSUMER_CONCURRENCY partitions run at once, which bounds the starts
+ * in flight: fetching waits while they are busy.
+ */
+export class ReportRequestConsumer {
+  readonly stats: ConsumerStats = {
+    started: 0,
+    duplicates: 0,
+    conflicts: 0,
+    deadLettered: {},
+    retries: 0,
+  };
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private stopping = false;
+  private readerSchema: NonNullable<DecodeOptions[SchemaType.AVRO]>['readerSchema'];
+
+  constructor(private readonly deps: RequestConsumerDeps) {}
+
+  async start(): Promise<void> {
+    const { kafka, config } = this.deps;
+    // The service owns this contract: registering it is a no-op when unchanged, and an
+    // incompatible edit stops start-up here instead of surprising producers.
+    await this.deps.registry.register(
+      { type: SchemaType.AVRO, schema: reportRequestedSchema },
+      { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
+    );
+    this.readerSchema = JSON.parse(reportRequestedSchema) as typeof this.readerSchema;
+    this.producer = kafka.producer({ idempotent: true });
+    await this.producer.connect();
+    this.consumer = kafka.consumer({
+      groupId: config.KAFKA_CONSUMER_GROUP,
+      allowAutoTopicCreation: false,
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: config.TOPIC_REPORTS_REQUESTED, fromBeginning: true });
+    await this.consumer.run({
+      partitionsConsumedConcurrently: config.KAFKA_CONSUMER_CONCURRENCY,
+      eachMessage: async (payload) => {
+        await this.handle(payload.topic, payload.partition, payload.message, () =>
+          payload.heartbeat(),
+        );
+      },
+    });
+  }
+
+  /** Stops fetching, lets in-flight records finish, commits, and leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+    this.deps.logger.info({ stats: this.stats }, 'request consumer stopped');
+  }
+
+  private async handle(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const where = { topic, partition, offset: message.offset };
+    let decoded: unknown;
+    try {
+      decoded = await this.withRetry('decode', heartbeat, () => this.decode(message.value));
+      const { request, payloadHash } = validateRequest(
+        decoded,
+        { promptMaxChars: this.deps.config.PROMPT_MAX_CHARS },
+        'kafka',
+      );
+      const ids = {
+        idempotencyKey: request.idempotencyKey,
+        workflowId: workflowIdFor(request.idempotencyKey),
+        reportId: reportIdFor(request.idempotencyKey),
+      };
+      const outcome = await this.withRetry('inbox', heartbeat, () =>
+        this.deps.inbox.record({ ...ids, payloadHash, source: 'kafka' }),
+      );
+      if (outcome === 'conflict') {
+        this.stats.conflicts += 1;
+        throw new RequestRejectedError(
+          'idempotency-key-conflict',
+          `idempotency key ${request.idempotencyKey} was first used for a different request`,
+        );
+      }
+      // A duplicate is started too: the first copy may have been recorded and then lost to a
+      // crash before its start. The start policy makes a second start return the first.
+      await this.withRetry('temporal', heartbeat, () =>
+        startReport(this.deps.temporal, this.deps.config.TEMPORAL_TASK_QUEUE, request),
+      );
+      if (outcome === 'duplicate') this.stats.duplicates += 1;
+      else this.stats.started += 1;
+      this.deps.logger.info(
+        { ...where, ...ids, outcome },
+        outcome === 'new' ? 'report started' : 'duplicate request acknowledged',
+      );
+    } catch (error: unknown) {
+      if (!(error instanceof RequestRejectedError)) throw error;
+      await this.withRetry('dlq', heartbeat, () =>
+        this.deadLetter(topic, partition, message, error),
+      );
+      this.stats.deadLettered[error.reason] = (this.stats.deadLettered[error.reason] ?? 0) + 1;
+      this.deps.logger.warn(
+        { ...where, reason: error.reason, error: error.message },
+        'request dead-lettered',
+      );
+    }
+  }
+
+  /** Decodes a Confluent-framed Avro record into the current ReportRequested shape. */
+  private async decode(value: Buffer | null): Promise<unknown> {
+    if (!value || value.length < 6 || value.readUInt8(0) !== 0) {
+      throw new RequestRejectedError(
+        'not-avro',
+        'the record is not in the Confluent Avro wire format (magic byte 0, schema id)',
+      );
+    }
+    const schemaId = value.readInt32BE(1);
+    let writer: unknown;
+    try {
+      writer = await this.deps.registry.getSchema(schemaId);
+    } catch (error: unknown) {
+      if ((error as { status?: number }).status === 404) {
+        throw new RequestRejectedError(
+          'unknown-schema-id',
+          `schema id ${schemaId} is not in the registry`,
+          { cause: error },
+        );
+      }
+      throw error; // the registry itself is unreachable: retry
+    }
+    const name = (writer as { name?: string }).name;
+    if (name !== REQUEST_SCHEMA_NAME) {
+      throw new RequestRejectedError(
+        'wrong-schema',
+        `schema id ${schemaId} is ${name ?? 'not a record'}, not ${REQUEST_SCHEMA_NAME}`,
+      );
+    }
+    try {
+      // Avro schema resolution from the writer's version to ours: BACKWARD-compatible versions read cleanly.
+      return await this.deps.registry.decode(value, {
+        [SchemaType.AVRO]: { readerSchema: this.readerSchema },
+      });
+    } catch (error: unknown) {
+      throw new RequestRejectedError(
+        'not-avro',
+        `the record does not decode with schema id ${schemaId}: ${String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    error: RequestRejectedError,
+  ): Promise<void> {
+    const headers: IHeaders = {
+      ...(message.headers ?? {}),
+      'dlq-reason': error.reason,
+      'dlq-error-class': error.name,
+      'dlq-error-message': error.message.slice(0, 2000),
+      'dlq-source-topic': topic,
+      'dlq-source-partition': String(partition),
+      'dlq-source-offset': message.offset,
+      'dlq-source-timestamp': message.timestamp,
+    };
+    await this.producer!.send({
+      topic: this.deps.config.TOPIC_REPORTS_REQUESTED_DLQ,
+      acks: -1,
+      messages: [{ key: message.key, value: message.value, headers }],
+    });
+  }
+
+  /**
+   * Retries an operation on infrastructure that is down, with capped exponential backoff,
+   * heartbeating so the group keeps the partition. A rejection is not retried.
+   */
+  private async withRetry<T>(
+    what: string,
+    heartbeat: () => Promise<void>,
+    operation: () => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error: unknown) {
+        if (error instanceof RequestRejectedError || this.stopping) throw error;
+        const delayMs = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+        this.stats.retries += 1;
+        this.deps.logger.warn(
+          { what, attempt, delayMs, error: String(error) },
+          `${what} unavailable; holding the partition and retrying`,
+        );
+        const until = Date.now() + delayMs;
+        while (Date.now() < until && !this.stopping) {
+          await new Promise((r) => setTimeout(r, Math.min(1000, until - Date.now())));
+          await heartbeat().catch(() => undefined);
+        }
+      }
+    }
+  }
+}
