@@ -157,7 +157,7 @@ export async function createKafkaHarness(): Promise<KafkaHarness> {
         requestedAt: Date.now(),
         correlationId: null,
         ...overrides,
-      } as Record<string, unknown> & { idempotencyKey: string };
+      };
     },
     async startConsumer(overrides = {}) {
       const consumer = new ReportRequestConsumer({
