@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { mailTo } from '../support/maildev';
-import { spawnTs, type Child } from '../support/child-process';
+import { configEnv, spawnTs, type Child } from '../support/child-process';
 import { leftovers } from '../support/report-assertions';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
 import { testEndpoints } from '../support/stack-env';
@@ -19,17 +19,7 @@ describe('a worker killed with SIGKILL while createPdf runs', () => {
   });
 
   it('is replaced by a new worker; the report completes with one LLM request and one email', async () => {
-    const env = {
-      ...process.env,
-      ...Object.fromEntries(
-        Object.entries(h.config).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
-      ),
-      OPENAI_BASE_URL: h.llm.baseUrl,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-      WORKER_METRICS_PORT: '0',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-    };
+    const env = configEnv(h.config);
     const doomed = spawnTs('integration-tests/support/stalling-worker-process.ts', env);
     children.push(doomed);
     await doomed.waitFor('WORKER_READY');

@@ -4,22 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { spawnTs } from '../support/child-process';
+import { configEnv, spawnTs } from '../support/child-process';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
-
-function envOf(h: ReportHarness, overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const fromConfig = Object.fromEntries(
-    Object.entries(h.config).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
-  );
-  return {
-    ...process.env,
-    ...fromConfig,
-    WORKER_METRICS_PORT: '0',
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-    ...overrides,
-  };
-}
 
 describe('the worker entry point', () => {
   let h: ReportHarness;
@@ -41,7 +27,7 @@ describe('the worker entry point', () => {
     writeFileSync(bundle, code);
     const worker = spawnTs(
       'src/worker/main.ts',
-      envOf(h, { WORKFLOW_BUNDLE_PATH: bundle, LOG_LEVEL: 'info' }),
+      configEnv(h.config, { WORKFLOW_BUNDLE_PATH: bundle, LOG_LEVEL: 'info' }),
     );
     try {
       await worker.waitFor('worker started');
@@ -71,7 +57,7 @@ describe('the worker entry point', () => {
   it('stops with a message naming the variable when the configuration is bad', async () => {
     const worker = spawnTs(
       'src/worker/main.ts',
-      envOf(h, { TEMPORAL_ADDRESS: undefined, DATABASE_URL: 'mysql://x/y' }),
+      configEnv(h.config, { TEMPORAL_ADDRESS: undefined, DATABASE_URL: 'mysql://x/y' }),
     );
     assert.equal((await worker.exited).code, 1);
     assert.match(worker.output(), /TEMPORAL_ADDRESS: is required but not set/);
@@ -79,7 +65,10 @@ describe('the worker entry point', () => {
   });
 
   it('says so when Temporal cannot be reached', async () => {
-    const worker = spawnTs('src/worker/main.ts', envOf(h, { TEMPORAL_ADDRESS: '127.0.0.1:9' }));
+    const worker = spawnTs(
+      'src/worker/main.ts',
+      configEnv(h.config, { TEMPORAL_ADDRESS: '127.0.0.1:9' }),
+    );
     assert.equal((await worker.exited).code, 1);
     assert.match(worker.output(), /cannot reach Temporal at 127\.0\.0\.1:9/);
   });

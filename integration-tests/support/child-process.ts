@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Config } from '../../src/config/config';
 
 const repoRoot = join(__dirname, '..', '..');
 
@@ -50,5 +51,25 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv): Child {
         });
       });
     },
+  };
+}
+
+/** The environment that gives a child process `config`, as its own loadConfig() will read it. */
+export function configEnv(
+  config: Config,
+  overrides: Record<string, string | undefined> = {},
+): NodeJS.ProcessEnv {
+  const fromConfig = Object.fromEntries(
+    Object.entries(config)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
+  );
+  return {
+    ...process.env,
+    ...fromConfig,
+    WORKER_METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    ...overrides,
   };
 }
