@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
 import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
+import { redriveDlq } from '../../src/consumers/redrive-dlq';
 import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
 import { mailTo } from '../support/maildev';
 import { testEndpoints, uniqueName } from '../support/stack-env';
@@ -211,5 +212,50 @@ describe('report requests from Kafka', () => {
         return true;
       },
     );
+  });
+});
+
+describe('re-driving the DLQ after a fix', () => {
+  let k: KafkaHarness;
+  before(async () => {
+    k = await createKafkaHarness();
+  });
+  after(() => k.close());
+
+  it('republishes the chosen dead letters, which then complete', async () => {
+    // Too strict a limit sends a good request to the DLQ...
+    const strict = await k.startConsumer({ PROMPT_MAX_CHARS: 20 });
+    const request = k.sampleRequest();
+    const other = k.sampleRequest({ requester: { id: 'r', email: 'broken' } });
+    await k.produceRequest(request, { partition: 0 });
+    await k.produceRequest(other, { partition: 0 });
+    const dlq = () => k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_REQUESTED_DLQ);
+    await k.waitFor('both in the DLQ', () => dlq().length === 2);
+    await strict.stop();
+
+    // ...the limit is fixed, and only the records refused for it are re-driven.
+    await k.startConsumer();
+    const dry = await redriveDlq(k.config, { reason: 'prompt-too-large', dryRun: true });
+    assert.deepEqual(
+      dry.republished.map((r) => r.key),
+      [request.idempotencyKey],
+    );
+    const report = await redriveDlq(k.config, { reason: 'prompt-too-large' });
+    assert.equal(report.scanned, 2);
+    assert.deepEqual(
+      report.republished.map((r) => [r.key, r.reason]),
+      [[request.idempotencyKey, 'prompt-too-large']],
+    );
+    await k.waitFor(
+      'the re-driven request to complete',
+      () =>
+        k.received.some(
+          (r) =>
+            r.topic === k.config.TOPIC_REPORTS_COMPLETED &&
+            r.key === reportIdFor(request.idempotencyKey),
+        ),
+      60_000,
+    );
+    assert.equal(dlq().length, 2, 'the invalid one was left where it was');
   });
 });
