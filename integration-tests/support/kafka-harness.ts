@@ -19,6 +19,8 @@ export interface ReceivedRecord {
   key: string;
   headers: Record<string, string>;
   value: Buffer;
+  /** performance.now() when the recorder got it. */
+  receivedAt: number;
 }
 
 /**
@@ -117,6 +119,7 @@ export async function createKafkaHarness(): Promise<KafkaHarness> {
           Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? '']),
         ),
         value: message.value ?? Buffer.alloc(0),
+        receivedAt: performance.now(),
       });
     },
   });
