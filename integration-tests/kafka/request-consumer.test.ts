@@ -4,6 +4,7 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
 import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
 import { redriveDlq } from '../../src/consumers/redrive-dlq';
+import { Inbox, type InboxEntryInput, type InboxOutcome } from '../../src/storage/inbox';
 import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
 import { mailTo } from '../support/maildev';
 import { testEndpoints, uniqueName } from '../support/stack-env';
@@ -257,5 +258,46 @@ describe('re-driving the DLQ after a fix', () => {
       60_000,
     );
     assert.equal(dlq().length, 2, 'the invalid one was left where it was');
+  });
+});
+
+/** An inbox whose database is unreachable for its first few calls. */
+class UnreachableForAWhile extends Inbox {
+  failuresLeft = 3;
+  override async record(entry: InboxEntryInput): Promise<InboxOutcome> {
+    if (this.failuresLeft-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    return super.record(entry);
+  }
+}
+
+describe('the request consumer while PostgreSQL is unreachable', () => {
+  let k: KafkaHarness;
+  before(async () => {
+    k = await createKafkaHarness();
+  });
+  after(() => k.close());
+
+  it('holds the record, retries with backoff, and starts it once the database answers; nothing is dead-lettered', async () => {
+    const inbox = new UnreachableForAWhile(k.h.dataSource);
+    const consumer = await k.startConsumer({}, inbox);
+    const request = k.sampleRequest();
+    await k.produceRequest(request);
+    await k.waitFor(
+      'the report to complete',
+      () =>
+        k.received.some(
+          (r) =>
+            r.topic === k.config.TOPIC_REPORTS_COMPLETED &&
+            r.key === reportIdFor(request.idempotencyKey),
+        ),
+      60_000,
+    );
+    assert.equal(consumer.stats.retries, 3);
+    assert.equal(consumer.stats.started, 1);
+    assert.deepEqual(consumer.stats.deadLettered, {});
+    assert.equal(
+      k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_REQUESTED_DLQ).length,
+      0,
+    );
   });
 });

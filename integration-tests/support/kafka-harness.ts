@@ -44,7 +44,7 @@ export interface KafkaHarness {
   sampleRequest(
     overrides?: Record<string, unknown>,
   ): Record<string, unknown> & { idempotencyKey: string };
-  startConsumer(overrides?: Partial<Config>): Promise<ReportRequestConsumer>;
+  startConsumer(overrides?: Partial<Config>, inbox?: Inbox): Promise<ReportRequestConsumer>;
   waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -162,11 +162,11 @@ export async function createKafkaHarness(): Promise<KafkaHarness> {
         ...overrides,
       };
     },
-    async startConsumer(overrides = {}) {
+    async startConsumer(overrides = {}, inbox = new Inbox(h.dataSource)) {
       const consumer = new ReportRequestConsumer({
         kafka,
         registry,
-        inbox: new Inbox(h.dataSource),
+        inbox,
         temporal: h.client,
         logger,
         config: { ...config, ...overrides },
