@@ -29,10 +29,7 @@ describe('request consumers that die or leave mid-flood', () => {
     const reportIds = keys.map(reportIdFor);
     await k.waitFor(
       `all ${keys.length} ReportCompleted events`,
-      () =>
-        reportIds.every((id) =>
-          k.received.some((r) => r.topic === k.config.TOPIC_REPORTS_COMPLETED && r.key === id),
-        ),
+      () => reportIds.every((id) => k.completed(id).length > 0),
       120_000,
     );
     const rows = await k.h.dataSource.query<{ id: string; status: string }[]>(
@@ -44,9 +41,7 @@ describe('request consumers that die or leave mid-flood', () => {
     for (const key of keys)
       assert.equal(k.h.llm.state.countFor(`${workflowIdFor(key)}:callLlm`), 1, key);
     for (const id of reportIds) {
-      const events = k.received.filter(
-        (r) => r.topic === k.config.TOPIC_REPORTS_COMPLETED && r.key === id,
-      );
+      const events = k.completed(id);
       const eventIds = new Set(events.map((e) => e.headers['event-id']));
       assert.equal(eventIds.size, 1, id);
     }

@@ -17,19 +17,15 @@ describe('report requests from Kafka', () => {
   });
   after(() => k.close());
 
-  const completedFor = (reportId: string) =>
-    k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_COMPLETED && r.key === reportId);
   const dlq = () => k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_REQUESTED_DLQ);
-  const waitCompleted = (reportId: string) =>
-    k.waitFor(`ReportCompleted for ${reportId}`, () => completedFor(reportId).length > 0, 60_000);
 
   it('turns a registry-encoded request into a ReportCompleted event whose PDF reference resolves', async () => {
     const request = k.sampleRequest();
     await k.produceRequest(request);
     const reportId = reportIdFor(request.idempotencyKey);
-    await waitCompleted(reportId);
+    await k.waitCompleted(reportId);
 
-    const event = (await k.registry.decode(completedFor(reportId)[0]!.value)) as {
+    const event = (await k.registry.decode(k.completed(reportId)[0]!.value)) as {
       eventId: string;
       workflowId: string;
       pdf: { url: string; bytes: number; pages: number };
@@ -52,7 +48,7 @@ describe('report requests from Kafka', () => {
       k.produceRequest(request, { key: i % 3 === 2 ? `other-${i}` : request.idempotencyKey }),
     );
     await Promise.all(sends);
-    await waitCompleted(reportId);
+    await k.waitCompleted(reportId);
     await k.waitFor('all 300 copies consumed', async () => {
       const rows = await k.h.dataSource.query<{ duplicates: number }[]>(
         `SELECT duplicates FROM inbox WHERE idempotency_key = $1`,
@@ -85,9 +81,9 @@ describe('report requests from Kafka', () => {
     await new Promise((r) => setTimeout(r, 500));
     const eventIds = new Set(
       await Promise.all(
-        completedFor(reportId).map(
-          async (r) => ((await k.registry.decode(r.value)) as { eventId: string }).eventId,
-        ),
+        k
+          .completed(reportId)
+          .map(async (r) => ((await k.registry.decode(r.value)) as { eventId: string }).eventId),
       ),
     );
     assert.equal(eventIds.size, 1, 'one ReportCompleted event id');
@@ -102,7 +98,7 @@ describe('report requests from Kafka', () => {
     const first = k.sampleRequest();
     await k.produceRequest(first);
     const reportId = reportIdFor(first.idempotencyKey);
-    await waitCompleted(reportId);
+    await k.waitCompleted(reportId);
     await k.produceRequest({ ...first, prompt: 'Something else entirely' });
     await k.waitFor('the conflict in the DLQ', () =>
       dlq().some((r) => r.key === first.idempotencyKey),
@@ -168,7 +164,7 @@ describe('report requests from Kafka', () => {
     const good = k.sampleRequest();
     await k.produceRequest(good, { partition: 0 });
 
-    await waitCompleted(reportIdFor(good.idempotencyKey));
+    await k.waitCompleted(reportIdFor(good.idempotencyKey));
     await k.waitFor('every poison record in the DLQ', () =>
       poison.every((p) => dlq().some((r) => r.key === p.key)),
     );
@@ -200,7 +196,7 @@ describe('report requests from Kafka', () => {
       acks: -1,
       messages: [{ key: request.idempotencyKey, value: await k.registry.encode(id, request) }],
     });
-    await waitCompleted(reportIdFor(request.idempotencyKey));
+    await k.waitCompleted(reportIdFor(request.idempotencyKey));
 
     const incompatible = { ...v1, fields: [...v1.fields, { name: 'costCentre', type: 'string' }] };
     await assert.rejects(
@@ -247,16 +243,7 @@ describe('re-driving the DLQ after a fix', () => {
       report.republished.map((r) => [r.key, r.reason]),
       [[request.idempotencyKey, 'prompt-too-large']],
     );
-    await k.waitFor(
-      'the re-driven request to complete',
-      () =>
-        k.received.some(
-          (r) =>
-            r.topic === k.config.TOPIC_REPORTS_COMPLETED &&
-            r.key === reportIdFor(request.idempotencyKey),
-        ),
-      60_000,
-    );
+    await k.waitCompleted(reportIdFor(request.idempotencyKey));
     assert.equal(dlq().length, 2, 'the invalid one was left where it was');
   });
 });
@@ -282,16 +269,7 @@ describe('the request consumer while PostgreSQL is unreachable', () => {
     const consumer = await k.startConsumer({}, inbox);
     const request = k.sampleRequest();
     await k.produceRequest(request);
-    await k.waitFor(
-      'the report to complete',
-      () =>
-        k.received.some(
-          (r) =>
-            r.topic === k.config.TOPIC_REPORTS_COMPLETED &&
-            r.key === reportIdFor(request.idempotencyKey),
-        ),
-      60_000,
-    );
+    await k.waitCompleted(reportIdFor(request.idempotencyKey));
     assert.equal(consumer.stats.retries, 3);
     assert.equal(consumer.stats.started, 1);
     assert.deepEqual(consumer.stats.deadLettered, {});

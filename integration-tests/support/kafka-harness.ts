@@ -46,6 +46,9 @@ export interface KafkaHarness {
   ): Record<string, unknown> & { idempotencyKey: string };
   startConsumer(overrides?: Partial<Config>, inbox?: Inbox): Promise<ReportRequestConsumer>;
   waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
+  /** ReportCompleted records received for a report. */
+  completed(reportId: string): ReceivedRecord[];
+  waitCompleted(reportId: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -127,6 +130,21 @@ export async function createKafkaHarness(): Promise<KafkaHarness> {
   const consumers: ReportRequestConsumer[] = [];
   const logger = pino({ level: 'silent' });
 
+  const waitFor = async (
+    what: string,
+    probe: () => boolean | Promise<boolean>,
+    timeoutMs = 30_000,
+  ): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await probe()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  const completed = (reportId: string): ReceivedRecord[] =>
+    received.filter((r) => r.topic === config.TOPIC_REPORTS_COMPLETED && r.key === reportId);
+
   return {
     h,
     config,
@@ -175,14 +193,10 @@ export async function createKafkaHarness(): Promise<KafkaHarness> {
       consumers.push(consumer);
       return consumer;
     },
-    async waitFor(what, probe, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        if (await probe()) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`timed out waiting for ${what}`);
-    },
+    waitFor,
+    completed,
+    waitCompleted: (reportId, timeoutMs = 60_000) =>
+      waitFor(`ReportCompleted for ${reportId}`, () => completed(reportId).length > 0, timeoutMs),
     async close() {
       for (const c of consumers) await c.stop();
       await recorder.disconnect();
