@@ -98,4 +98,28 @@ export default tseslint.config(
     files: ['**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The page's script runs in browsers as written, without a build step.
+    files: ['src/http/page/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false, project: false },
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'fetch',
+          'localStorage',
+          'Headers',
+          'URL',
+          'URLSearchParams',
+          'TextDecoderStream',
+          'AbortController',
+          'crypto',
+          'setTimeout',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

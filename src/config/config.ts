@@ -86,6 +86,18 @@ export const configSchema = z.object({
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://127.0.0.1:3000'),
+  HTTP_BODY_LIMIT_BYTES: positiveInt(256 * 1024),
+  /** Comma-separated bearer keys; when set, every /api route needs one of them. */
+  API_KEYS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().min(16, 'each API key needs at least 16 characters'))),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,97 @@
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { buildApp } from '../../src/http/app';
+import { ReportReader } from '../../src/http/report-reader';
+import { Inbox } from '../../src/storage/inbox';
+import { ReportFileStore } from '../../src/storage/report-file-store';
+import { createReportHarness, type ReportHarness } from './report-harness';
+
+export interface RunningApi {
+  /** Where the API listens, e.g. http://127.0.0.1:41234 */
+  baseUrl: string;
+  metrics: Registry;
+  /** fetch relative to the API, with JSON bodies encoded. */
+  call(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export type ApiHarness = ReportHarness & RunningApi;
+
+export interface ApiOptions {
+  apiKeys?: string[];
+  bodyLimitBytes?: number;
+}
+
+/** The API on an ephemeral port over a report harness's database and Temporal client. */
+export async function startApi(h: ReportHarness, options: ApiOptions = {}): Promise<RunningApi> {
+  const metrics = new Registry();
+  const app = await buildApp({
+    temporal: h.client,
+    dataSource: h.dataSource,
+    inbox: new Inbox(h.dataSource),
+    files: new ReportFileStore(h.dataSource),
+    reader: new ReportReader(h.client, h.dataSource),
+    metrics,
+    logger: pino({ level: 'silent' }),
+    config: {
+      ...h.config,
+      API_KEYS: options.apiKeys ?? [],
+      HTTP_BODY_LIMIT_BYTES: options.bodyLimitBytes ?? h.config.HTTP_BODY_LIMIT_BYTES,
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    baseUrl,
+    metrics,
+    call(path, init = {}) {
+      const { json, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (json !== undefined && !headers.has('content-type'))
+        headers.set('content-type', 'application/json');
+      return fetch(`${baseUrl}${path}`, {
+        ...rest,
+        headers,
+        body: json === undefined ? rest.body : JSON.stringify(json),
+      });
+    },
+    close: () => app.close(),
+  };
+}
+
+/**
+ * A report harness with a worker on its own task queue and the API in front of it, so that
+ * what the API starts also runs.
+ */
+export async function createApiHarness(
+  options: ApiOptions & { worker?: boolean } = {},
+): Promise<ApiHarness> {
+  const h = await createReportHarness();
+  if (options.worker !== false) await h.startWorker();
+  const api = await startApi(h, options);
+  return {
+    ...h,
+    ...api,
+    async close() {
+      await api.close();
+      await h.close();
+    },
+  };
+}
+
+/** Polls the status endpoint until the report ends; returns the last status body. */
+export async function waitForEnd(
+  api: Pick<RunningApi, 'call'>,
+  statusUrl: string,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await api.call(statusUrl);
+    const body = (await response.json()) as Record<string, unknown>;
+    if (body.status !== 'RUNNING') return body;
+    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -1,0 +1,65 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ReportStatusView } from './schemas';
+
+const POLL_MS = 500;
+const KEEPALIVE_MS = 15_000;
+/** A stream ends after this long even if the report has not; EventSource clients reconnect. */
+const MAX_STREAM_MS = 30 * 60_000;
+
+/**
+ * Server-sent events of a report's progress: a `progress` event whenever the status changes,
+ * then `end` with the final status. Polls through the reader, so it holds no state beyond the
+ * open response and works on any replica.
+ */
+export async function streamProgress(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  first: ReportStatusView,
+  read: () => Promise<ReportStatusView>,
+): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': request.id,
+  });
+  let closed = false;
+  res.on('close', () => {
+    closed = true;
+  });
+  const send = (event: string, data: unknown): void => {
+    if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+
+  const started = Date.now();
+  let lastSent = Date.now();
+  let last = JSON.stringify(first);
+  let current = first;
+  send('progress', first);
+  try {
+    while (!closed && current.status === 'RUNNING' && Date.now() - started < MAX_STREAM_MS) {
+      await sleep(POLL_MS);
+      if (closed) break;
+      current = await read();
+      const body = JSON.stringify(current);
+      if (body !== last && current.status === 'RUNNING') {
+        send('progress', current);
+        last = body;
+        lastSent = Date.now();
+      } else if (Date.now() - lastSent > KEEPALIVE_MS) {
+        if (!closed) res.write(': keep-alive\n\n');
+        lastSent = Date.now();
+      }
+    }
+    if (current.status !== 'RUNNING') send('end', current);
+  } catch (error: unknown) {
+    request.log.warn({ err: error }, 'progress stream failed');
+    send('error', { code: 'INTERNAL_ERROR', message: 'progress is unavailable; reconnect' });
+  } finally {
+    if (!closed) res.end();
+  }
+}

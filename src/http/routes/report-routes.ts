@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiDeps } from '../app';
+import { ApiError, errorBodySchema } from '../errors';
+import { reportIdParams, reportListQuery, reportListView } from '../schemas';
+
+/** Listing reports and downloading their PDFs. */
+export const reportRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/api/reports',
+      {
+        schema: {
+          summary: 'Recent reports, newest first',
+          description:
+            'Filter by status and requester; page with `limit` and the `nextCursor` of the previous page. Listing comes from Temporal visibility, which can trail a start by a moment.',
+          tags: ['reports'],
+          querystring: reportListQuery,
+          response: { 200: reportListView, 400: errorBodySchema, 401: errorBodySchema },
+        },
+      },
+      async (request) => deps.reader.list(request.query),
+    );
+
+    app.get(
+      '/api/reports/:id/pdf',
+      {
+        schema: {
+          summary: 'The report’s PDF',
+          tags: ['reports'],
+          params: reportIdParams,
+          produces: ['application/pdf'],
+          response: {
+            200: z.instanceof(Buffer).meta({ description: 'application/pdf' }),
+            400: errorBodySchema,
+            401: errorBodySchema,
+            404: errorBodySchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const file = await deps.files.find(request.params.id, 'pdf');
+        if (!file) {
+          throw new ApiError(
+            404,
+            'PDF_NOT_FOUND',
+            `no PDF for report ${request.params.id}: it does not exist, is not rendered yet, or was rolled back`,
+          );
+        }
+        return reply
+          .type('application/pdf')
+          .header('content-disposition', `attachment; filename="report-${request.params.id}.pdf"`)
+          .header('etag', `"${file.ref.sha256}"`)
+          .header('cache-control', 'private, max-age=3600')
+          .send(file.data);
+      },
+    );
+  };

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { STAGES } from '../domain/report';
+
+/**
+ * The API's contract: requests are validated against these schemas, responses are serialised
+ * through them, and the OpenAPI document is generated from them.
+ */
+
+const stage = z.enum(STAGES);
+const reportStatus = z.enum(['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']);
+
+export const generateReportBody = z
+  .object({
+    prompt: z
+      .string()
+      .meta({ description: 'What the report is about', example: 'Solid-state batteries in 2026' }),
+    requester: z.object({
+      id: z.string().min(1).max(200),
+      email: z.email(),
+    }),
+    options: z
+      .object({
+        model: z.string().min(1).max(100).optional(),
+        maxTokens: z.number().int().min(1).max(128_000).optional(),
+        language: z.string().min(2).max(35).optional(),
+      })
+      .optional(),
+    correlationId: z.string().max(200).optional(),
+  })
+  .meta({ id: 'GenerateReportRequest' });
+
+export const idempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:@-]+$/, 'only letters, digits and . _ : @ - are allowed')
+  .optional()
+  .meta({
+    description:
+      'Makes retries safe: the same key and body return the same workflow. Without it the key is derived from the body.',
+  });
+
+export const workflowIdParams = z.object({
+  id: z
+    .string()
+    .regex(/^report-[A-Za-z0-9._:@-]{1,200}$/, 'expected a workflow id such as report-<key>')
+    .meta({ description: 'Workflow id, `report-<idempotencyKey>`' }),
+});
+
+export const reportIdParams = z.object({
+  id: z.uuid().meta({ description: 'Report id (a UUID)' }),
+});
+
+const links = z.object({
+  status: z.string(),
+  result: z.string(),
+  events: z.string(),
+  cancel: z.string(),
+  pdf: z.string(),
+});
+
+export const startedReport = z
+  .object({
+    workflowId: z.string(),
+    reportId: z.uuid(),
+    idempotencyKey: z.string(),
+    created: z.boolean().meta({ description: 'False when the key already had a workflow' }),
+    links,
+  })
+  .meta({ id: 'StartedReport' });
+
+const timing = z.object({
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  attempts: z.number().int(),
+});
+
+const failure = z.object({ stage: stage, errorType: z.string(), message: z.string() });
+const usage = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
+
+export const reportStatusView = z
+  .object({
+    workflowId: z.string(),
+    reportId: z.uuid(),
+    status: reportStatus,
+    stage: z.union([stage, z.literal('done')]),
+    progress: z.number().min(0).max(1).meta({ description: 'Share of the five stages finished' }),
+    stagesCompleted: z.array(stage),
+    timings: z.record(z.string(), timing),
+    current: z
+      .object({
+        activity: z.string(),
+        attempt: z.number().int(),
+        lastFailure: z.string().optional(),
+      })
+      .optional()
+      .meta({ description: 'The activity running now, with its attempt number' }),
+    usage: usage.optional(),
+    notification: z.enum(['SENT', 'FAILED', 'SKIPPED']).optional(),
+    failure: failure.optional(),
+    compensated: z.array(z.string()),
+    startedAt: z.string(),
+    closedAt: z.string().optional(),
+  })
+  .meta({ id: 'ReportStatus' });
+
+export const reportResultView = reportStatusView
+  .extend({
+    status: z.enum(['COMPLETED', 'FAILED', 'CANCELLED']),
+    title: z.string().optional(),
+    model: z.string().optional(),
+    pdf: z
+      .object({
+        url: z.string(),
+        bytes: z.number().int(),
+        pages: z.number().int(),
+        sha256: z.string(),
+      })
+      .optional(),
+  })
+  .meta({ id: 'ReportResult' });
+
+export const reportListQuery = z.object({
+  status: reportStatus.optional(),
+  requesterId: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .max(2000)
+    .optional()
+    .meta({ description: 'From the previous page’s nextCursor' }),
+});
+
+export const reportListView = z
+  .object({
+    reports: z.array(
+      z.object({
+        workflowId: z.string(),
+        reportId: z.uuid(),
+        status: reportStatus,
+        stage: z.string().optional(),
+        requesterId: z.string().optional(),
+        title: z.string().optional(),
+        pages: z.number().int().optional(),
+        startedAt: z.string(),
+        closedAt: z.string().optional(),
+        links: links,
+      }),
+    ),
+    nextCursor: z.string().optional(),
+  })
+  .meta({ id: 'ReportList' });
+
+export type ReportStatusView = z.output<typeof reportStatusView>;
+export type ReportResultView = z.output<typeof reportResultView>;
+export type ReportListView = z.output<typeof reportListView>;
+export type ReportListQuery = z.output<typeof reportListQuery>;
+export type Links = z.output<typeof links>;
+
+export function linksFor(workflowId: string, reportId: string): Links {
+  const base = `/api/workflows/${encodeURIComponent(workflowId)}`;
+  return {
+    status: `${base}/status`,
+    result: `${base}/result`,
+    events: `${base}/events`,
+    cancel: `${base}/cancel`,
+    pdf: `/api/reports/${reportId}/pdf`,
+  };
+}
