@@ -12,11 +12,21 @@ import {
   tailFile,
 } from './processes';
 import { log } from './provision';
-import { logDir, runDir, services, stackEnvironment, stateDir, type ServiceDef } from './services';
+import {
+  application,
+  infrastructure,
+  logDir,
+  runDir,
+  services,
+  stackEnvironment,
+  stateDir,
+  type ServiceDef,
+} from './services';
 
 const usage = `usage: npm run stack -- <command>
-  up [service...]     provision (cached) and start the local stack, wait until healthy
-  down [service...]   stop what 'up' started, by the pids it recorded
+  up [service...]     provision (cached) and start the local stack, wait until healthy;
+                      'up app' starts the service itself (worker, consumer, api) on it
+  down [service...]   stop what 'up' started, by the pids it recorded (all when none named)
   status              which services run, their pids, endpoints and memory
   logs <service> [n]  the last n (default 80) lines of a service's log
   env                 print the environment that points the service at this stack`;
@@ -24,9 +34,10 @@ const usage = `usage: npm run stack -- <command>
 const pidFile = (s: ServiceDef): string => join(runDir, `${s.name}.pid`);
 const logFile = (s: ServiceDef): string => join(logDir, `${s.name}.log`);
 
-function select(names: string[]): ServiceDef[] {
-  if (names.length === 0) return services;
-  return names.map((name) => {
+function select(names: string[], all: ServiceDef[] = services): ServiceDef[] {
+  if (names.length === 0) return all;
+  return names.flatMap((name) => {
+    if (name === 'app') return application;
     const found = services.find((s) => s.name === name);
     if (!found)
       throw new Error(
@@ -124,7 +135,7 @@ async function up(names: string[]): Promise<void> {
   ensureDir(runDir);
   for (const s of services) ensureDir(join(stateDir, s.name));
   const started = Date.now();
-  const results = await Promise.allSettled(select(names).map((s) => bringUp(s)));
+  const results = await Promise.allSettled(select(names, infrastructure).map((s) => bringUp(s)));
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   const envFile = writeStackEnv();
   if (failures.length > 0) {

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureChromium } from './browser';
 import { isAlive, readPidRecord } from './processes';
-import { repoRoot, runDir, services, stackEnvironment } from './services';
+import { infrastructure, repoRoot, runDir, stackEnvironment } from './services';
 
 /**
  * The whole test suite, as the README's test command and CI run it: static checks, then the
@@ -36,7 +37,7 @@ const stack = (...args: string[]): Promise<number> =>
   ]);
 
 function stackWasUp(): boolean {
-  return services.every((s) => {
+  return infrastructure.every((s) => {
     const record = readPidRecord(join(runDir, `${s.name}.pid`));
     return record !== undefined && isAlive(record);
   });
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
   const leaveUp = stackWasUp();
   try {
     if ((await stack('up')) !== 0) return 1;
+    const chromium = ensureChromium();
     const files = process.argv.slice(2);
     const patterns =
       files.length > 0 ? files : ['src/**/*.test.ts', 'integration-tests/**/*.test.ts'];
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
       {
         ...process.env,
         ...stackEnvironment(),
+        CHROMIUM_PATH: chromium,
         NODE_ENV: 'test',
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },

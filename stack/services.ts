@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -43,6 +43,10 @@ export const ports = {
   smtp: port('STACK_SMTP_PORT', 1025),
   maildevWeb: port('STACK_MAILDEV_WEB_PORT', 1080),
   llm: port('STACK_LLM_PORT', 4010),
+  api: port('STACK_API_PORT', 3000),
+  workerOps: port('STACK_WORKER_OPS_PORT', 9471),
+  workerSdkMetrics: port('STACK_WORKER_SDK_METRICS_PORT', 9464),
+  consumerOps: port('STACK_CONSUMER_OPS_PORT', 9472),
 } as const;
 
 const host = '127.0.0.1';
@@ -529,5 +533,78 @@ const llm: ServiceDef = {
   },
 };
 
+let migration: Promise<void> | undefined;
+/** The schema, once per `up`, before any of the service's own processes start. */
+function migrateOnce(): Promise<void> {
+  migration ??= new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'src', 'entities', 'migrate.ts')],
+      { cwd: repoRoot, env: { ...process.env, ...stackEnvironment() }, stdio: 'inherit' },
+    );
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`migrations failed (exit ${code})`)),
+    );
+  });
+  return migration;
+}
+
+/** The service itself, one process per entry point as in production, pointed at this stack. */
+function appService(
+  name: 'api' | 'worker' | 'consumer',
+  entry: string,
+  opsPort: number,
+  endpoints: string[],
+): ServiceDef {
+  const main = join(repoRoot, 'src', entry);
+  return {
+    name,
+    endpoints,
+    ports: name === 'worker' ? [opsPort, ports.workerSdkMetrics] : [opsPort],
+    readyTimeoutMs: 60_000,
+    stopGraceMs: 30_000,
+    async prepare() {
+      await migrateOnce();
+      return {
+        command: process.execPath,
+        args: ['--disable-warning=TimeoutNegativeWarning', '--import', 'tsx', main],
+        env: {
+          ...process.env,
+          ...stackEnvironment(),
+          NODE_ENV: 'development',
+          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+          HTTP_HOST: host,
+          HTTP_PORT: String(ports.api),
+          PUBLIC_BASE_URL: `http://${host}:${ports.api}`,
+          OPS_HOST: host,
+          OPS_PORT: String(opsPort),
+          WORKER_METRICS_PORT: String(ports.workerSdkMetrics),
+        },
+        marker: main,
+      };
+    },
+    async probe() {
+      const status = await httpStatus(`http://${host}:${opsPort}/ready`);
+      return status === 200 ? undefined : `/ready answered ${status}`;
+    },
+  };
+}
+
+const api = appService('api', 'http/main.ts', ports.api, [
+  `page http://${host}:${ports.api}/`,
+  `API docs http://${host}:${ports.api}/docs`,
+]);
+const worker = appService('worker', 'worker/main.ts', ports.workerOps, [
+  `metrics http://${host}:${ports.workerOps}/metrics`,
+]);
+const consumer = appService('consumer', 'consumers/main.ts', ports.consumerOps, [
+  `metrics http://${host}:${ports.consumerOps}/metrics`,
+]);
+
+/** What the service needs around it: `up` with no names starts these. */
+export const infrastructure: ServiceDef[] = [postgres, temporal, kafka, registry, maildev, llm];
+/** The service's own processes: `up app` starts them once the infrastructure is up. */
+export const application: ServiceDef[] = [worker, consumer, api];
 /** Start order; `down` goes in reverse. */
-export const services: ServiceDef[] = [postgres, temporal, kafka, registry, maildev, llm];
+export const services: ServiceDef[] = [...infrastructure, ...application];

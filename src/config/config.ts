@@ -46,7 +46,11 @@ export const configSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('report-generation'),
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  /** The Temporal SDK's own Prometheus exporter, on loopback; /metrics of the ops port re-exports it. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** /metrics, /health and /ready of the worker and the consumer (the API serves its own). */
+  OPS_HOST: z.string().min(1).default('0.0.0.0'),
+  OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
 
   KAFKA_BROKERS: z
     .string()

@@ -1,9 +1,11 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../config/config';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
+import { startOpsServer } from '../observability/ops-server';
 import { Inbox } from '../storage/inbox';
 import { ReportRequestConsumer } from './report-request-consumer';
 
@@ -34,6 +36,20 @@ async function main(): Promise<void> {
     config,
   });
 
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const ops = await startOpsServer({
+    host: config.OPS_HOST,
+    port: config.OPS_PORT,
+    registry: metrics,
+    checks: {
+      consumer: async () => {
+        if (!consumer.running) throw new Error('not consuming');
+      },
+      postgres: () => dataSource.query('SELECT 1'),
+    },
+  });
+
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): void => {
     logger.info({ signal }, 'stopping: no new records, finishing those in flight');
@@ -41,6 +57,7 @@ async function main(): Promise<void> {
     stopping ??= consumer
       .stop()
       .then(() => connection.close())
+      .then(() => ops.close())
       .then(() => dataSource.destroy())
       .then(() => logger.info('consumer stopped'));
   };

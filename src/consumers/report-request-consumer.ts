@@ -69,6 +69,12 @@ export class ReportRequestConsumer {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private stopping = false;
+  private started = false;
+
+  /** True from a successful start until stop: what the readiness probe reports. */
+  get running(): boolean {
+    return this.started && !this.stopping;
+  }
   private readerSchema: NonNullable<DecodeOptions[SchemaType.AVRO]>['readerSchema'];
 
   constructor(private readonly deps: RequestConsumerDeps) {}
@@ -98,6 +104,7 @@ export class ReportRequestConsumer {
         );
       },
     });
+    this.started = true;
   }
 
   /** Stops fetching, lets in-flight records finish, commits, and leaves the group. */

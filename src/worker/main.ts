@@ -1,10 +1,12 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { createActivities } from '../activities';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
+import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
 import { OutboxRelay } from '../producers/outbox-relay';
 import { createActivityDeps } from './activity-deps';
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     }),
     telemetryOptions:
       config.WORKER_METRICS_PORT > 0
-        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.WORKER_METRICS_PORT}` } } }
+        ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.WORKER_METRICS_PORT}` } } }
         : undefined,
   });
 
@@ -66,6 +68,9 @@ async function main(): Promise<void> {
     logLevel: logLevel.WARN,
   }).producer({ idempotent: true });
   let relay: OutboxRelay | undefined;
+  let ops: OpsServer | undefined;
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
   try {
     const schemaIds = await registerEventSchemas(registry, topics);
     await producer.connect();
@@ -79,6 +84,21 @@ async function main(): Promise<void> {
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
     });
     relay.start();
+    ops = await startOpsServer({
+      host: config.OPS_HOST,
+      port: config.OPS_PORT,
+      registry: metrics,
+      checks: {
+        worker: async () => {
+          if (worker.getState() !== 'RUNNING') throw new Error(`worker is ${worker.getState()}`);
+        },
+        postgres: () => dataSource.query('SELECT 1'),
+      },
+      extraMetrics: async () =>
+        config.WORKER_METRICS_PORT > 0
+          ? (await fetch(`http://127.0.0.1:${config.WORKER_METRICS_PORT}/metrics`)).text()
+          : '',
+    });
     logger.info(
       { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
       'worker started',
@@ -89,6 +109,7 @@ async function main(): Promise<void> {
     // Fixed order: the worker has stopped polling and drained; the relay sends what it holds;
     // then the connections.
     await relay?.stop();
+    await ops?.close();
     await producer.disconnect();
     await connection.close();
     deps.mailer.close();

@@ -123,6 +123,9 @@ async function follow(workflowId, links) {
   }
 }
 
+/** `/api/reports/<id>/pdf` is saved as `report-<id>.pdf`, the name the API also suggests. */
+const pdfName = (url) => `report-${url.split('/').at(-2)}.pdf`;
+
 async function download(url, name) {
   const response = await api(url);
   if (!response.ok) return showError(await errorMessage(response));
@@ -167,7 +170,7 @@ async function loadReports(reset) {
       a.textContent = report.pages ? `${report.pages} p.` : 'PDF';
       a.addEventListener('click', (e) => {
         e.preventDefault();
-        download(report.links.pdf, `report-${report.reportId}.pdf`);
+        download(report.links.pdf, pdfName(report.links.pdf));
       });
       pdf.append(a);
     }
@@ -188,7 +191,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('report-form').addEventListener('submit', submit);
   $('download').addEventListener('click', () => {
-    if (current) download(current.links.pdf, `report-${current.workflowId}.pdf`);
+    if (current) download(current.links.pdf, pdfName(current.links.pdf));
   });
   $('cancel').addEventListener('click', async () => {
     if (!current) return;

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { createApiHarness, type ApiHarness } from '../support/api-harness';
+import { pdfText } from '../support/report-assertions';
+import { uniqueName } from '../support/stack-env';
+
+/** Kept after the run: what a person sees once a report has completed. */
+export const screenshotPath = join(__dirname, '..', '..', 'test-artifacts', 'page-completed.png');
+
+describe('the manual-run page in headless Chromium', () => {
+  let api: ApiHarness;
+  let browser: Browser;
+  before(async () => {
+    api = await createApiHarness();
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      // This machine has no network beyond loopback: Chromium must not try to phone home.
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await api.close();
+  });
+
+  it('submits a prompt, shows progress to completed, downloads the PDF and lists the report', async () => {
+    const context = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1100, height: 900 },
+    });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    await page.goto(api.baseUrl);
+    assert.equal(await page.title(), 'Report pipeline');
+
+    const topic = `Geothermal heat for district networks (${uniqueName('page')})`;
+    await page.fill('#prompt', topic);
+    await page.fill('#requester-id', 'page-test');
+    await page.fill('#email', 'page-test@example.com');
+    await page.click('#submit');
+
+    await page.locator('#run-status', { hasText: 'COMPLETED' }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('#stages li.done').count(), 5, 'all five stages done');
+    const progress = await page
+      .locator('#run-progress')
+      .evaluate((el) => (el as unknown as { value: number }).value);
+    assert.equal(progress, 1);
+    const workflowId = (await page.textContent('#run-id')) ?? '';
+    assert.match(workflowId, /^report-/);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const saved = join(__dirname, '..', '..', 'test-artifacts', download.suggestedFilename());
+    await download.saveAs(saved);
+    const pdf = readFileSync(saved);
+    assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+    assert.match((await pdfText(pdf)).text, /Summary/);
+
+    // The recent list refreshes when the report ends; visibility may trail by a moment.
+    await page
+      .locator(`#reports tr[data-workflow-id="${workflowId}"]`, { hasText: 'COMPLETED' })
+      .waitFor({ timeout: 20_000 });
+
+    mkdirSync(join(screenshotPath, '..'), { recursive: true });
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    assert.deepEqual(problems, [], 'no script errors in the page');
+    await context.close();
+  });
+
+  it('shows the API’s error for a bad submission and starts nothing', async () => {
+    const page = await browser.newPage();
+    await page.goto(api.baseUrl);
+    await page.fill('#prompt', 'x'.repeat(10));
+    await page.fill('#email', 'page-test@example.com');
+    // Bypass the browser's own form checks to reach the API's validation.
+    await page.locator('#email').evaluate((el) => {
+      const input = el as unknown as { type: string; value: string };
+      input.type = 'text';
+      input.value = 'not-an-email';
+    });
+    await page.click('#submit');
+    await page
+      .locator('#form-error', { hasText: 'VALIDATION_FAILED' })
+      .waitFor({ timeout: 10_000 });
+    assert.equal(await page.isHidden('#run'), true, 'no run is shown');
+    await page.close();
+  });
+});
