@@ -40,6 +40,8 @@ const booleanFlag = (fallback: boolean) =>
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Characters of a prompt a log line may show; 0 logs only its length. */
+  LOG_PROMPT_CHARS: z.coerce.number().int().min(0).max(10_000).default(0),
 
   TEMPORAL_ADDRESS: hostPort,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),

@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../config/config';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
+import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer } from '../observability/ops-server';
 import { Inbox } from '../storage/inbox';
 import { ReportRequestConsumer } from './report-request-consumer';
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
       cause: error,
     });
   }
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
   const consumer = new ReportRequestConsumer({
     kafka: new Kafka({
       clientId: config.KAFKA_CLIENT_ID,
@@ -33,11 +36,10 @@ async function main(): Promise<void> {
     inbox: new Inbox(dataSource),
     temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
     logger,
+    metrics: { service: createServiceMetrics(metrics), registry: metrics },
     config,
   });
 
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
   const ops = await startOpsServer({
     host: config.OPS_HOST,
     port: config.OPS_PORT,

@@ -6,7 +6,8 @@ import {
   type SchemaRegistry,
 } from '@kafkajs/confluent-schema-registry';
 import type { Client } from '@temporalio/client';
-import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { reportIdFor, workflowIdFor } from '../domain/ids';
@@ -15,6 +16,7 @@ import {
   validateRequest,
   type RejectionReason,
 } from '../domain/request-validation';
+import type { ServiceMetrics } from '../observability/metrics';
 import type { Inbox } from '../storage/inbox';
 import { startReport } from '../temporal/start-report';
 
@@ -30,6 +32,8 @@ export interface RequestConsumerDeps {
   inbox: Inbox;
   temporal: Client;
   logger: Logger;
+  /** Counters to move, and the registry the lag gauge reports to; absent in most tests. */
+  metrics?: { service: ServiceMetrics; registry: Registry };
   config: Pick<
     Config,
     | 'KAFKA_CONSUMER_GROUP'
@@ -68,6 +72,7 @@ export class ReportRequestConsumer {
   };
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
+  private admin: Admin | undefined;
   private stopping = false;
   private started = false;
 
@@ -88,6 +93,7 @@ export class ReportRequestConsumer {
       { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
     );
     this.readerSchema = JSON.parse(reportRequestedSchema) as typeof this.readerSchema;
+    if (this.deps.metrics) await this.registerLagGauge(this.deps.metrics.registry);
     this.producer = kafka.producer({ idempotent: true });
     await this.producer.connect();
     this.consumer = kafka.consumer({
@@ -112,6 +118,7 @@ export class ReportRequestConsumer {
     this.stopping = true;
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
+    await this.admin?.disconnect();
     this.deps.logger.info({ stats: this.stats }, 'request consumer stopped');
   }
 
@@ -140,6 +147,7 @@ export class ReportRequestConsumer {
       );
       if (outcome === 'conflict') {
         this.stats.conflicts += 1;
+        this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'conflict' });
         throw new RequestRejectedError(
           'idempotency-key-conflict',
           `idempotency key ${request.idempotencyKey} was first used for a different request`,
@@ -147,9 +155,20 @@ export class ReportRequestConsumer {
       }
       // A duplicate is started too: the first copy may have been recorded and then lost to a
       // crash before its start. The start policy makes a second start return the first.
-      await this.withRetry('temporal', heartbeat, () =>
-        startReport(this.deps.temporal, this.deps.config.TEMPORAL_TASK_QUEUE, request),
-      );
+      const metrics = this.deps.metrics?.service;
+      metrics?.startsInFlight.inc({ source: 'kafka' });
+      try {
+        await this.withRetry('temporal', heartbeat, () =>
+          startReport(this.deps.temporal, this.deps.config.TEMPORAL_TASK_QUEUE, request),
+        );
+      } finally {
+        metrics?.startsInFlight.dec({ source: 'kafka' });
+      }
+      metrics?.workflowStarts.inc({
+        source: 'kafka',
+        result: outcome === 'new' ? 'created' : 'existing',
+      });
+      metrics?.requestsConsumed.inc({ outcome: outcome === 'new' ? 'started' : 'duplicate' });
       if (outcome === 'duplicate') this.stats.duplicates += 1;
       else this.stats.started += 1;
       this.deps.logger.info(
@@ -162,11 +181,47 @@ export class ReportRequestConsumer {
         this.deadLetter(topic, partition, message, error),
       );
       this.stats.deadLettered[error.reason] = (this.stats.deadLettered[error.reason] ?? 0) + 1;
+      this.deps.metrics?.service.requestsDeadLettered.inc({ reason: error.reason });
+      if (error.reason !== 'idempotency-key-conflict')
+        this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'dead_lettered' });
       this.deps.logger.warn(
         { ...where, reason: error.reason, error: error.message },
         'request dead-lettered',
       );
     }
+  }
+
+  /**
+   * Lag per partition of the request topic: the newest offset minus the group's committed one,
+   * read from the brokers when Prometheus scrapes, so it is right even while nothing is consumed.
+   */
+  private async registerLagGauge(registry: Registry): Promise<void> {
+    const admin = this.deps.kafka.admin();
+    await admin.connect();
+    this.admin = admin;
+    const { KAFKA_CONSUMER_GROUP: groupId, TOPIC_REPORTS_REQUESTED: topic } = this.deps.config;
+    new Gauge({
+      name: 'report_consumer_lag_messages',
+      help: 'Records on the request topic not yet committed by the consumer group, per partition',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+      async collect() {
+        const [latest, committed] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId, topics: [topic] }),
+        ]);
+        const done = new Map(
+          (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+        );
+        for (const p of latest) {
+          const high = Number(p.high);
+          const at = done.get(p.partition) ?? -1;
+          // No commit yet: everything from the earliest offset is waiting.
+          const lag = at < 0 ? high - Number(p.low) : Math.max(0, high - at);
+          this.set({ topic, partition: String(p.partition) }, lag);
+        }
+      },
+    });
   }
 
   /** Decodes a Confluent-framed Avro record into the current ReportRequested shape. */

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { Histogram, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
+import { createServiceMetrics } from '../observability/metrics';
 import type { Inbox } from '../storage/inbox';
 import type { ReportFileStore } from '../storage/report-file-store';
 import { ApiError, handleError, sendError } from './errors';
@@ -85,6 +86,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [deps.metrics],
   });
+  const service = createServiceMetrics(deps.metrics);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (deps.config.API_KEYS.length > 0 && request.url.startsWith('/api/')) {
@@ -136,7 +138,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(operationsRoutes(deps));
-  await app.register(workflowRoutes(deps));
+  await app.register(workflowRoutes(deps, service));
   await app.register(reportRoutes(deps));
   await app.register(pageRoutes());
   return app;

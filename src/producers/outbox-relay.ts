@@ -2,6 +2,7 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Producer } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutboxEventType } from '../entities/outbox-event';
+import type { ServiceMetrics } from '../observability/metrics';
 
 interface PendingRow {
   id: string;
@@ -9,6 +10,7 @@ interface PendingRow {
   event_type: OutboxEventType;
   message_key: string;
   payload: Record<string, unknown>;
+  created_at: Date;
 }
 
 export interface OutboxRelayDeps {
@@ -19,6 +21,7 @@ export interface OutboxRelayDeps {
   schemaIds: Record<OutboxEventType, number>;
   batchSize?: number;
   logger?: { warn(obj: object, msg: string): void };
+  metrics?: Pick<ServiceMetrics, 'outboxPublished' | 'outboxPublishDelay'>;
 }
 
 /**
@@ -38,7 +41,7 @@ export class OutboxRelay {
   async publishBatch(): Promise<number> {
     return this.deps.dataSource.transaction(async (manager) => {
       const rows = await manager.query<PendingRow[]>(
-        `SELECT id, event_id, event_type, message_key, payload FROM outbox
+        `SELECT id, event_id, event_type, message_key, payload, created_at FROM outbox
          WHERE published_at IS NULL AND publish_error IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.deps.batchSize ?? 100],
       );
@@ -47,7 +50,7 @@ export class OutboxRelay {
         string,
         { key: string; value: Buffer; headers: Record<string, string> }[]
       >();
-      const encoded: string[] = [];
+      const encoded: PendingRow[] = [];
       for (const row of rows) {
         const { topic } = this.deps.topics[row.event_type];
         let value: Buffer;
@@ -66,7 +69,7 @@ export class OutboxRelay {
           );
           continue;
         }
-        encoded.push(row.id);
+        encoded.push(row);
         const list = topicMessages.get(topic) ?? [];
         list.push({
           key: row.message_key,
@@ -80,7 +83,15 @@ export class OutboxRelay {
           acks: -1,
           topicMessages: [...topicMessages].map(([topic, messages]) => ({ topic, messages })),
         });
-        await this.markPublished(manager, encoded);
+        await this.markPublished(
+          manager,
+          encoded.map((row) => row.id),
+        );
+        const now = Date.now();
+        for (const row of encoded) {
+          this.deps.metrics?.outboxPublished.inc({ event_type: row.event_type });
+          this.deps.metrics?.outboxPublishDelay.observe((now - row.created_at.getTime()) / 1000);
+        }
       }
       return rows.length;
     });

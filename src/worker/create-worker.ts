@@ -1,4 +1,8 @@
-import { type NativeConnection, Worker } from '@temporalio/worker';
+import {
+  type ActivityInterceptorsFactory,
+  type NativeConnection,
+  Worker,
+} from '@temporalio/worker';
 import type { ReportActivities } from '../activities';
 
 export interface ReportWorkerOptions {
@@ -10,6 +14,8 @@ export interface ReportWorkerOptions {
   shutdownGraceTime?: string;
   /** A workflow bundle prebuilt by `npm run build`; without one, src/workflows is bundled at start-up. */
   workflowBundlePath?: string;
+  /** Activity interceptors, e.g. metrics. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 export async function createReportWorker(options: ReportWorkerOptions): Promise<Worker> {
@@ -23,5 +29,8 @@ export async function createReportWorker(options: ReportWorkerOptions): Promise<
       : { workflowsPath: require.resolve('../workflows') }),
     shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
     maxConcurrentActivityTaskExecutions: 20,
+    ...(options.activityInterceptors
+      ? { interceptors: { activity: options.activityInterceptors } }
+      : {}),
   });
 }

@@ -1,12 +1,14 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { createActivities } from '../activities';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
+import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
+import { activityMetricsInterceptor } from './activity-metrics';
 import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
 import { OutboxRelay } from '../producers/outbox-relay';
 import { createActivityDeps } from './activity-deps';
@@ -71,10 +73,30 @@ async function main(): Promise<void> {
   let ops: OpsServer | undefined;
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  const service = createServiceMetrics(metrics);
+  new Gauge({
+    name: 'report_outbox_backlog_events',
+    help: 'Outbox events not yet published (set-aside events excluded)',
+    registers: [metrics],
+    async collect() {
+      const rows = await dataSource.query<{ n: string }[]>(
+        'SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND publish_error IS NULL',
+      );
+      this.set(Number(rows[0]?.n ?? 0));
+    },
+  });
   try {
     const schemaIds = await registerEventSchemas(registry, topics);
     await producer.connect();
-    relay = new OutboxRelay({ dataSource, producer, registry, topics, schemaIds, logger });
+    relay = new OutboxRelay({
+      dataSource,
+      producer,
+      registry,
+      topics,
+      schemaIds,
+      logger,
+      metrics: service,
+    });
     const worker = await createReportWorker({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -82,6 +104,7 @@ async function main(): Promise<void> {
       activities: createActivities(deps),
       shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SECONDS} seconds`,
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+      activityInterceptors: [activityMetricsInterceptor(service, config.OPENAI_MODEL)],
     });
     relay.start();
     ops = await startOpsServer({

@@ -4,6 +4,7 @@ import { RequestRejectedError, validateRequest } from '../../domain/request-vali
 import { reportIdFor, workflowIdFor } from '../../domain/ids';
 import { startReport } from '../../temporal/start-report';
 import { cancelSignal } from '../../workflows/generate-report-workflow';
+import type { ServiceMetrics } from '../../observability/metrics';
 import type { ApiDeps } from '../app';
 import { ApiError, errorBodySchema } from '../errors';
 import { streamProgress } from '../progress-stream';
@@ -22,7 +23,7 @@ const errors = (...codes: number[]) =>
 
 /** Starting, reading and cancelling report workflows. */
 export const workflowRoutes =
-  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  (deps: ApiDeps, metrics: ServiceMetrics): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/api/workflows/generate-report',
@@ -84,12 +85,14 @@ export const workflowRoutes =
         }
         // A duplicate is started too: the first attempt may have been recorded and then failed
         // to reach Temporal. The start policy returns the existing workflow.
-        await startReport(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, report).catch(
-          (error: unknown) => {
+        metrics.startsInFlight.inc({ source: 'http' });
+        await startReport(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, report)
+          .catch((error: unknown) => {
             throw unavailable('Temporal', error);
-          },
-        );
+          })
+          .finally(() => metrics.startsInFlight.dec({ source: 'http' }));
         const created = outcome === 'new';
+        metrics.workflowStarts.inc({ source: 'http', result: created ? 'created' : 'existing' });
         request.log.info({ outcome }, created ? 'report started' : 'existing report returned');
         const links = linksFor(ids.workflowId, ids.reportId);
         return reply

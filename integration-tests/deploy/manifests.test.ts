@@ -1,0 +1,408 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { configSchema, loadConfig } from '../../src/config/config';
+import { createServiceMetrics } from '../../src/observability/metrics';
+
+/** Offline checks of the deployment files: nothing here needs a cluster or a Docker engine. */
+
+const root = join(__dirname, '..', '..');
+const k8s = join(root, 'k8s');
+const base = join(k8s, 'base');
+
+type Doc = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: unknown };
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  command?: string[];
+  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  env?: {
+    name: string;
+    valueFrom?: {
+      configMapKeyRef?: { name: string; key: string };
+      secretKeyRef?: { name: string; key: string };
+    };
+  }[];
+  ports?: { name: string; containerPort: number }[];
+  livenessProbe?: { httpGet: { port: string | number } };
+  readinessProbe?: { httpGet: { port: string | number } };
+}
+interface PodSpec {
+  containers: Container[];
+  terminationGracePeriodSeconds?: number;
+}
+
+type Model = new (data: never) => { validate(): void };
+
+/** The schema classes, from packages that ship the Kubernetes OpenAPI schemas (ES modules). */
+async function loadModels(): Promise<Record<string, Model>> {
+  const [apps, autoscaling, batch, core, networking, policy, monitoring] = await Promise.all([
+    import('kubernetes-models/apps/v1'),
+    import('kubernetes-models/autoscaling/v2'),
+    import('kubernetes-models/batch/v1'),
+    import('kubernetes-models/v1'),
+    import('kubernetes-models/networking.k8s.io/v1'),
+    import('kubernetes-models/policy/v1'),
+    import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
+  ]);
+  return {
+    'apps/v1/Deployment': apps.Deployment as unknown as Model,
+    'autoscaling/v2/HorizontalPodAutoscaler':
+      autoscaling.HorizontalPodAutoscaler as unknown as Model,
+    'batch/v1/Job': batch.Job as unknown as Model,
+    'v1/ConfigMap': core.ConfigMap as unknown as Model,
+    'v1/Namespace': core.Namespace as unknown as Model,
+    'v1/Secret': core.Secret as unknown as Model,
+    'v1/Service': core.Service as unknown as Model,
+    'networking.k8s.io/v1/Ingress': networking.Ingress as unknown as Model,
+    'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget as unknown as Model,
+    'monitoring.coreos.com/v1/ServiceMonitor': monitoring.ServiceMonitor as unknown as Model,
+  };
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return yamlFiles(path);
+    return /\.ya?ml$/.test(entry.name) ? [path] : [];
+  });
+}
+
+function loadDocs(file: string): Doc[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.join('; ')}`);
+    return doc.toJS() as Doc;
+  });
+}
+
+const kustomization = loadDocs(join(base, 'kustomization.yaml'))[0] as unknown as {
+  resources: string[];
+  configMapGenerator: { name: string; files: string[] }[];
+  images: { name: string }[];
+};
+const resources: Doc[] = kustomization.resources.flatMap((file) => loadDocs(join(base, file)));
+const secretTemplate = loadDocs(join(base, 'secret.template.yaml'))[0]!;
+const configMap = resources.find((d) => d.kind === 'ConfigMap')!;
+const configMapData = configMap.data as Record<string, string>;
+const secretData = secretTemplate.stringData as Record<string, string>;
+const knownVariables = Object.keys(configSchema.shape);
+const requiredVariables = knownVariables.filter(
+  (key) => !configSchema.shape[key as keyof typeof configSchema.shape].safeParse(undefined).success,
+);
+
+function podSpec(doc: Doc): PodSpec {
+  return (doc.spec as { template: { spec: PodSpec } }).template.spec;
+}
+const workloads = resources.filter((d) => d.kind === 'Deployment' || d.kind === 'Job');
+
+function dockerfile(): { entrypoint: string[]; exposed: number[]; copies: string[]; user: string } {
+  const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  const runtime = text.slice(text.lastIndexOf('\nFROM '));
+  return {
+    entrypoint: JSON.parse(/^ENTRYPOINT (.*)$/m.exec(runtime)?.[1] ?? '[]') as string[],
+    exposed: (/^EXPOSE (.*)$/m.exec(runtime)?.[1] ?? '').split(/\s+/).map(Number),
+    copies: [...runtime.matchAll(/^COPY .* (\S+)$/gm)].map((m) => m[1]!),
+    user: /^USER (\S+)$/m.exec(runtime)?.[1] ?? 'root',
+  };
+}
+
+/** `dist/http/main.js` is built from `src/http/main.ts`. */
+function sourceOf(entry: string): string {
+  return join(root, entry.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
+}
+
+describe('Kubernetes manifests (offline)', () => {
+  let models: Record<string, Model>;
+  before(async () => {
+    models = await loadModels();
+  });
+
+  it('parse, and every resource matches its Kubernetes API schema', () => {
+    const files = yamlFiles(k8s);
+    assert.ok(files.length >= 12, `found ${files.length} YAML files`);
+    for (const file of files) loadDocs(file);
+    for (const doc of [...resources, secretTemplate]) {
+      const Model = models[`${doc.apiVersion}/${doc.kind}`];
+      assert.ok(Model, `no schema for ${doc.apiVersion} ${doc.kind}`);
+      assert.doesNotThrow(
+        () => new Model(doc as never).validate(),
+        `${doc.kind}/${doc.metadata.name} is valid`,
+      );
+    }
+    const kinds = resources.map((d) => d.kind).sort();
+    for (const kind of ['Namespace', 'ConfigMap', 'Service', 'Ingress', 'ServiceMonitor', 'Job'])
+      assert.ok(kinds.includes(kind), kind);
+    assert.equal(kinds.filter((k) => k === 'Deployment').length, 3);
+    assert.equal(kinds.filter((k) => k === 'PodDisruptionBudget').length, 3);
+    assert.equal(kinds.filter((k) => k === 'HorizontalPodAutoscaler').length, 2);
+  });
+
+  it('a deliberately broken Deployment fails the schema check', () => {
+    const deployment = structuredClone(resources.find((d) => d.kind === 'Deployment')!);
+    (deployment.spec as { replicas: unknown }).replicas = 'two';
+    const Deployment = models['apps/v1/Deployment']!;
+    assert.throws(() => new Deployment(deployment as never).validate());
+  });
+
+  it('reference only ConfigMap and Secret keys that exist, and together give a valid configuration', () => {
+    for (const key of [...Object.keys(configMapData), ...Object.keys(secretData)])
+      assert.ok(knownVariables.includes(key), `${key} is a configuration variable`);
+    for (const doc of workloads) {
+      for (const container of podSpec(doc).containers) {
+        const where = `${doc.metadata.name}/${container.name}`;
+        for (const source of container.envFrom ?? []) {
+          if (source.configMapRef)
+            assert.equal(source.configMapRef.name, configMap.metadata.name, where);
+          if (source.secretRef)
+            assert.equal(source.secretRef.name, secretTemplate.metadata.name, where);
+        }
+        for (const variable of container.env ?? []) {
+          const ref = variable.valueFrom?.configMapKeyRef ?? variable.valueFrom?.secretKeyRef;
+          if (!ref) continue;
+          const data = variable.valueFrom?.configMapKeyRef ? configMapData : secretData;
+          assert.ok(ref.key in data, `${where}: ${ref.name}/${ref.key} exists`);
+        }
+        const provided = new Set([
+          ...Object.keys(configMapData),
+          ...Object.keys(secretData),
+          ...(container.env ?? []).map((e) => e.name),
+        ]);
+        for (const required of requiredVariables)
+          assert.ok(provided.has(required), `${where} gets ${required}`);
+      }
+    }
+    assert.doesNotThrow(() => loadConfig({ ...configMapData, ...secretData }));
+  });
+
+  it('use the image and entry points the Dockerfile builds', () => {
+    const docker = dockerfile();
+    assert.deepEqual(docker.entrypoint.slice(0, 1), ['node']);
+    assert.notEqual(docker.user, 'root');
+    assert.ok(docker.copies.includes('./dist'), 'the runtime stage has dist/');
+    const imageName = kustomization.images[0]!.name;
+    const entries = new Set<string>();
+    for (const doc of workloads) {
+      for (const container of podSpec(doc).containers) {
+        const where = `${doc.metadata.name}/${container.name}`;
+        assert.equal(container.image.split(':')[0], imageName, `${where} image`);
+        assert.equal(container.command, undefined, `${where} keeps the image's ENTRYPOINT`);
+        const entry = container.args?.[0] ?? '';
+        assert.match(entry, /^dist\/.+\.js$/, where);
+        assert.ok(
+          existsSync(sourceOf(entry)),
+          `${where}: ${entry} is built from ${relative(root, sourceOf(entry))}`,
+        );
+        entries.add(entry);
+        for (const port of container.ports ?? [])
+          assert.ok(
+            docker.exposed.includes(port.containerPort),
+            `${where} port ${port.containerPort} is exposed`,
+          );
+        for (const probe of [container.livenessProbe, container.readinessProbe]) {
+          if (!probe) continue;
+          assert.ok(
+            (container.ports ?? []).some((p) => p.name === probe.httpGet.port),
+            `${where} probes a named port`,
+          );
+        }
+      }
+    }
+    assert.deepEqual([...entries].sort(), [
+      'dist/consumers/main.js',
+      'dist/http/main.js',
+      'dist/release/main.js',
+      'dist/worker/main.js',
+    ]);
+  });
+
+  it('roll out without losing capacity, and give the worker time to drain', () => {
+    const grace = Number(configMapData.WORKER_SHUTDOWN_GRACE_SECONDS);
+    for (const deployment of resources.filter((d) => d.kind === 'Deployment')) {
+      const spec = deployment.spec as {
+        replicas: number;
+        strategy: { rollingUpdate: { maxUnavailable: number; maxSurge: number } };
+        selector: { matchLabels: Record<string, string> };
+        template: { metadata: { labels: Record<string, string> } };
+      };
+      const name = deployment.metadata.name;
+      assert.equal(spec.replicas, 2, name);
+      assert.deepEqual(spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 }, name);
+      const pod = podSpec(deployment);
+      assert.ok((pod.terminationGracePeriodSeconds ?? 30) >= grace + 5, `${name} grace period`);
+      const labels = spec.template.metadata.labels;
+      const selects = (selector: Record<string, string>) =>
+        Object.entries(selector).every(([k, v]) => labels[k] === v);
+      assert.ok(selects(spec.selector.matchLabels), `${name} selects its pods`);
+      const pdb = resources.find(
+        (d) =>
+          d.kind === 'PodDisruptionBudget' &&
+          selects(
+            (d.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels,
+          ),
+      );
+      assert.equal((pdb?.spec as { minAvailable?: number }).minAvailable, 1, `${name} PDB`);
+      const service = resources.find(
+        (d) =>
+          d.kind === 'Service' &&
+          selects((d.spec as { selector: Record<string, string> }).selector),
+      );
+      assert.ok(service, `${name} has a Service`);
+    }
+    for (const hpa of resources.filter((d) => d.kind === 'HorizontalPodAutoscaler')) {
+      const target = (hpa.spec as { scaleTargetRef: { kind: string; name: string } })
+        .scaleTargetRef;
+      assert.ok(
+        resources.some((d) => d.kind === target.kind && d.metadata.name === target.name),
+        `${hpa.metadata.name} scales an existing ${target.kind}`,
+      );
+    }
+    const ingress = resources.find((d) => d.kind === 'Ingress')!;
+    const backend = (
+      ingress.spec as {
+        rules: {
+          http: { paths: { backend: { service: { name: string; port: { name: string } } } }[] };
+        }[];
+      }
+    ).rules[0]!.http.paths[0]!.backend.service;
+    const apiService = resources.find(
+      (d) => d.kind === 'Service' && d.metadata.name === backend.name,
+    );
+    assert.ok(
+      (apiService?.spec as { ports: { name: string }[] }).ports.some(
+        (p) => p.name === backend.port.name,
+      ),
+      'the Ingress points at a named port of the API Service',
+    );
+    const monitor = resources.find((d) => d.kind === 'ServiceMonitor')!;
+    const monitorSpec = monitor.spec as {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: { port: string }[];
+    };
+    const scraped = resources.filter(
+      (d) =>
+        d.kind === 'Service' &&
+        Object.entries(monitorSpec.selector.matchLabels).every(
+          ([k, v]) => (d.metadata as { labels?: Record<string, string> }).labels?.[k] === v,
+        ),
+    );
+    assert.equal(scraped.length, 3, 'the ServiceMonitor finds api, worker and consumer');
+    for (const service of scraped)
+      assert.ok(
+        (service.spec as { ports: { name: string }[] }).ports.some((p) =>
+          monitorSpec.endpoints.some((e) => e.port === p.name),
+        ),
+        `${service.metadata.name} has a scraped port`,
+      );
+  });
+
+  it('the local overlay refers to what the base defines', () => {
+    const overlayDir = join(k8s, 'overlays', 'local');
+    const overlay = loadDocs(join(overlayDir, 'kustomization.yaml'))[0] as unknown as {
+      resources: string[];
+      configMapGenerator: { name: string; literals: string[] }[];
+      secretGenerator: { name: string; literals: string[] }[];
+      patches: { target: { kind: string; name: string } }[];
+    };
+    for (const resource of overlay.resources)
+      assert.ok(existsSync(join(overlayDir, resource, 'kustomization.yaml')), resource);
+    for (const generator of overlay.configMapGenerator) {
+      assert.equal(generator.name, configMap.metadata.name);
+      for (const literal of generator.literals)
+        assert.ok(knownVariables.includes(literal.split('=')[0]!), literal);
+    }
+    const secretKeys = overlay.secretGenerator[0]!.literals.map((l) => l.split('=')[0]).sort();
+    assert.deepEqual(secretKeys, Object.keys(secretData).sort(), 'the same keys as the template');
+    for (const patch of overlay.patches)
+      assert.ok(
+        resources.some(
+          (d) => d.kind === patch.target.kind && d.metadata.name === patch.target.name,
+        ),
+        `patch target ${patch.target.kind}/${patch.target.name}`,
+      );
+    for (const generator of kustomization.configMapGenerator)
+      for (const file of generator.files)
+        assert.ok(existsSync(join(base, file.split('=').at(-1)!)), file);
+  });
+
+  it('the Grafana dashboard queries only metrics the service exports', () => {
+    const file = kustomization.configMapGenerator[0]!.files[0]!.split('=').at(-1)!;
+    const dashboard = JSON.parse(readFileSync(join(base, file), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const registry = new Registry();
+    createServiceMetrics(registry);
+    const exported = new Set([
+      ...registry.getMetricsAsArray().map((m) => m.name),
+      'http_request_duration_seconds',
+      'report_consumer_lag_messages',
+      'report_outbox_backlog_events',
+    ]);
+    const promqlWords = new Set([
+      'sum',
+      'by',
+      'rate',
+      'increase',
+      'max',
+      'histogram_quantile',
+      'le',
+    ]);
+    const used = new Set<string>();
+    for (const panel of dashboard.panels) {
+      assert.ok(panel.targets.length > 0, panel.title);
+      for (const { expr } of panel.targets) {
+        const withoutLabels = expr
+          .replace(/\{[^}]*\}/g, '')
+          .replace(/\[[^\]]*\]/g, '')
+          .replace(/by \([^)]*\)/g, '');
+        for (const [word] of withoutLabels.matchAll(/[a-z_][a-z0-9_]*/g)) {
+          if (promqlWords.has(word)) continue;
+          const metric = word.replace(/_(bucket|count|sum)$/, '');
+          assert.ok(exported.has(metric), `${panel.title}: ${word} is exported`);
+          used.add(metric);
+        }
+      }
+    }
+    for (const needed of [
+      'reports_finished_total',
+      'report_requests_dead_lettered_total',
+      'report_consumer_lag_messages',
+      'report_llm_tokens_total',
+      'report_llm_estimated_cost_usd_total',
+      'http_request_duration_seconds',
+    ])
+      assert.ok(used.has(needed), `the dashboard shows ${needed}`);
+  });
+});
+
+describe('docker-compose.yml (offline)', () => {
+  const compose = parseYaml(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), {
+    merge: true,
+  }) as {
+    services: Record<
+      string,
+      { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string> }
+    >;
+  };
+
+  it('runs the Dockerfile’s entry points with valid settings, next to pinned public images', () => {
+    const app = ['release', 'worker', 'consumer', 'api'];
+    for (const name of app) {
+      const service = compose.services[name]!;
+      assert.equal(service.build, '.', `${name} builds the Dockerfile`);
+      const entry = service.command?.[0] ?? '';
+      assert.ok(existsSync(sourceOf(entry)), `${name}: ${entry}`);
+      for (const key of Object.keys(service.environment ?? {}))
+        assert.ok(knownVariables.includes(key), `${name}: ${key}`);
+    }
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (app.includes(name)) continue;
+      assert.match(service.image ?? '', /^[a-z0-9./-]+:[0-9][\w.-]*$/, `${name} pins a version`);
+    }
+    for (const needed of ['postgres', 'temporal', 'kafka', 'registry', 'maildev'])
+      assert.ok(compose.services[needed], needed);
+  });
+});

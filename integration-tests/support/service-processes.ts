@@ -1,0 +1,126 @@
+import { createServer } from 'node:net';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Config } from '../../src/config/config';
+import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
+import { configEnv, spawnTs, type Child } from './child-process';
+import { uniqueName } from './stack-env';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fresh topics for one test file, the request schema registered. */
+export async function createTopics(base: Config): Promise<{
+  config: Config;
+  kafka: Kafka;
+  registry: SchemaRegistry;
+  requestSchemaId: number;
+}> {
+  const prefix = uniqueName('p');
+  const config: Config = {
+    ...base,
+    TOPIC_REPORTS_REQUESTED: `${prefix}.reports.requested`,
+    TOPIC_REPORTS_REQUESTED_DLQ: `${prefix}.reports.requested.dlq`,
+    TOPIC_REPORTS_COMPLETED: `${prefix}.reports.completed`,
+    TOPIC_REPORTS_FAILED: `${prefix}.reports.failed`,
+    TOPIC_NOTIFICATIONS_EMAIL: `${prefix}.notifications.email`,
+    KAFKA_CONSUMER_GROUP: `${prefix}-requests`,
+  };
+  const kafka = new Kafka({
+    clientId: prefix,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: config.TOPIC_REPORTS_REQUESTED, numPartitions: 3 },
+      { topic: config.TOPIC_REPORTS_REQUESTED_DLQ, numPartitions: 1 },
+      { topic: config.TOPIC_REPORTS_COMPLETED, numPartitions: 1 },
+      { topic: config.TOPIC_REPORTS_FAILED, numPartitions: 1 },
+      { topic: config.TOPIC_NOTIFICATIONS_EMAIL, numPartitions: 1 },
+    ],
+  });
+  await admin.disconnect();
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const requestSchemaId = (
+    await registry.register(
+      { type: SchemaType.AVRO, schema: reportRequestedSchema },
+      { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
+    )
+  ).id;
+  return { config, kafka, registry, requestSchemaId };
+}
+
+export interface ServiceProcess {
+  name: 'worker' | 'consumer' | 'api';
+  child: Child;
+  /** Where its /metrics, /health and /ready answer. */
+  opsUrl: string;
+}
+
+/** The three production entry points as child processes, on `config`, each on its own ports. */
+export async function startServiceProcesses(
+  config: Config,
+  overrides: Record<string, string> = {},
+): Promise<ServiceProcess[]> {
+  const entries = {
+    worker: 'src/worker/main.ts',
+    consumer: 'src/consumers/main.ts',
+    api: 'src/http/main.ts',
+  } as const;
+  const started: ServiceProcess[] = [];
+  for (const name of ['worker', 'consumer', 'api'] as const) {
+    const port = await freePort();
+    const child = spawnTs(
+      entries[name],
+      configEnv(config, {
+        LOG_LEVEL: 'info',
+        OPS_HOST: '127.0.0.1',
+        OPS_PORT: String(port),
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+        WORKER_METRICS_PORT: String(await freePort()),
+        ...overrides,
+      }),
+    );
+    started.push({ name, child, opsUrl: `http://127.0.0.1:${port}` });
+  }
+  for (const service of started) await waitReady(service);
+  return started;
+}
+
+async function waitReady(service: ServiceProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void service.child.exited.then(() => (exited = true));
+  while (Date.now() < deadline && !exited) {
+    const status = await fetch(`${service.opsUrl}/ready`)
+      .then((r) => r.status)
+      .catch(() => 0);
+    if (status === 200) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${service.name} did not become ready:\n${service.child.output()}`);
+}
+
+/** SIGTERM, then how long it took to exit and with what code. */
+export async function terminate(
+  service: ServiceProcess,
+): Promise<{ name: string; ms: number; code: number | null }> {
+  const started = Date.now();
+  service.child.process.kill('SIGTERM');
+  const { code } = await service.child.exited;
+  return { name: service.name, ms: Date.now() - started, code };
+}

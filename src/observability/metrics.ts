@@ -1,0 +1,124 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * The service's own metrics, one definition for all three processes (each fills the ones its
+ * work touches). Names follow Prometheus conventions (`_total` counters, base units); every
+ * label has a bounded set of values: no ids, prompts or free-form model names.
+ */
+export function createServiceMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    requestsConsumed: new Counter({
+      name: 'report_requests_consumed_total',
+      help: 'Report requests read from Kafka, by outcome (started, duplicate, conflict, dead_lettered)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    requestsDeadLettered: new Counter({
+      name: 'report_requests_dead_lettered_total',
+      help: 'Report requests sent to the DLQ, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    workflowStarts: new Counter({
+      name: 'report_workflow_starts_total',
+      help: 'Workflow starts acknowledged by Temporal, by source (kafka, http) and result (created, existing)',
+      labelNames: ['source', 'result'] as const,
+      registers,
+    }),
+    startsInFlight: new Gauge({
+      name: 'report_workflow_starts_in_flight',
+      help: 'Workflow starts sent to Temporal and not yet acknowledged',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    outboxPublished: new Counter({
+      name: 'report_outbox_events_published_total',
+      help: 'Outbox events published to Kafka, by event type',
+      labelNames: ['event_type'] as const,
+      registers,
+    }),
+    outboxPublishDelay: new Histogram({
+      name: 'report_outbox_publish_delay_seconds',
+      help: 'From an event being queued in the outbox to its publication on Kafka',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    reportsFinished: new Counter({
+      name: 'reports_finished_total',
+      help: 'Reports that ended, by status (COMPLETED, FAILED, CANCELLED) and the stage a failure happened in (none when completed)',
+      labelNames: ['status', 'stage'] as const,
+      registers,
+    }),
+    activityDuration: new Histogram({
+      name: 'report_activity_duration_seconds',
+      help: 'Activity attempts, by activity and outcome (success, failure)',
+      labelNames: ['activity', 'outcome'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    llmTokens: new Counter({
+      name: 'report_llm_tokens_total',
+      help: 'LLM tokens paid for, by model and kind (prompt, completion)',
+      labelNames: ['model', 'kind'] as const,
+      registers,
+    }),
+    llmCost: new Counter({
+      name: 'report_llm_estimated_cost_usd_total',
+      help: 'Estimated LLM spend in US dollars from the list prices the service knows, by model',
+      labelNames: ['model'] as const,
+      registers,
+    }),
+    pdfSize: new Histogram({
+      name: 'report_pdf_size_bytes',
+      help: 'Size of rendered PDFs',
+      buckets: [16e3, 32e3, 64e3, 128e3, 256e3, 512e3, 1e6, 2e6, 5e6],
+      registers,
+    }),
+    pdfRender: new Histogram({
+      name: 'report_pdf_render_seconds',
+      help: 'Time to render a PDF',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    emails: new Counter({
+      name: 'report_emails_total',
+      help: 'Notification emails by result (sent, failed, skipped)',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+  };
+}
+
+export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
+
+/** US dollars per million tokens, from public list prices; models not listed cost 0 here. */
+export const LLM_PRICES_PER_MILLION: Record<string, { prompt: number; completion: number }> = {
+  'gpt-4o-mini': { prompt: 0.15, completion: 0.6 },
+  'gpt-4o': { prompt: 2.5, completion: 10 },
+  'gpt-4.1': { prompt: 2, completion: 8 },
+  'gpt-4.1-mini': { prompt: 0.4, completion: 1.6 },
+  'gpt-4.1-nano': { prompt: 0.1, completion: 0.4 },
+};
+
+/** The priced model a served model name belongs to: `gpt-4o-mini-2024-07-18` is `gpt-4o-mini`. */
+function pricedModel(model: string): string | undefined {
+  return Object.keys(LLM_PRICES_PER_MILLION)
+    .filter((known) => model === known || model.startsWith(`${known}-`))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+/** A model name as a label: priced models, the configured default, anything else `other`. */
+export function modelLabel(model: string, defaultModel: string): string {
+  return pricedModel(model) ?? (model === defaultModel ? model : 'other');
+}
+
+export function estimatedCostUsd(
+  model: string,
+  usage: { promptTokens: number; completionTokens: number },
+): number {
+  const known = pricedModel(model);
+  const price = known ? LLM_PRICES_PER_MILLION[known] : undefined;
+  if (!price) return 0;
+  return (usage.promptTokens * price.prompt + usage.completionTokens * price.completion) / 1e6;
+}

@@ -1,0 +1,38 @@
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { ConfigError, loadConfig } from '../config/config';
+import { reportRequestedSchema } from '../consumers/report-request-consumer';
+import { createDataSource } from '../entities/data-source';
+import { createLogger } from '../observability/logger';
+import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
+
+/**
+ * The release step a deployment runs once before its new pods (the Kubernetes migrate job):
+ * applies pending database migrations and registers the Avro contracts. Both are idempotent;
+ * a schema change the registry refuses as incompatible fails the release here.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, 'release');
+  const dataSource = createDataSource(config);
+  await dataSource.initialize();
+  try {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    logger.info({ applied: applied.map((m) => m.name) }, 'database schema up to date');
+  } finally {
+    await dataSource.destroy();
+  }
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const request = await registry.register(
+    { type: SchemaType.AVRO, schema: reportRequestedSchema },
+    { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
+  );
+  const events = await registerEventSchemas(registry, outboxEventTopics(config));
+  logger.info({ schemaIds: { ReportRequested: request.id, ...events } }, 'schemas registered');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof ConfigError ? error.message : `release failed: ${error instanceof Error ? error.message : String(error)}`}\n`,
+  );
+  process.exitCode = 1;
+});
