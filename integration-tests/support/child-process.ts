@@ -68,6 +68,9 @@ export function configEnv(
     ...process.env,
     ...fromConfig,
     WORKER_METRICS_PORT: '0',
+    // Several processes of one kind may run at once: each takes a free ops port.
+    OPS_HOST: '127.0.0.1',
+    OPS_PORT: '0',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     ...overrides,
