@@ -1,15 +1,13 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import type { Config } from '../../src/config/config';
-import {
-  ReportRequestConsumer,
-  reportRequestedSchema,
-} from '../../src/consumers/report-request-consumer';
+import { ReportRequestConsumer } from '../../src/consumers/report-request-consumer';
 import { outboxEventTopics, registerEventSchemas } from '../../src/producers/event-schemas';
 import { OutboxRelay } from '../../src/producers/outbox-relay';
 import { Inbox } from '../../src/storage/inbox';
 import { createReportHarness, type ReportHarness } from './report-harness';
+import { createTopics } from './service-processes';
 import { uniqueName } from './stack-env';
 
 export interface ReceivedRecord {
@@ -54,43 +52,11 @@ export interface KafkaHarness {
 
 export async function createKafkaHarness(): Promise<KafkaHarness> {
   const h = await createReportHarness();
-  const prefix = uniqueName('t');
-  const config: Config = {
-    ...h.config,
-    TOPIC_REPORTS_REQUESTED: `${prefix}.reports.requested`,
-    TOPIC_REPORTS_REQUESTED_DLQ: `${prefix}.reports.requested.dlq`,
-    TOPIC_REPORTS_COMPLETED: `${prefix}.reports.completed`,
-    TOPIC_REPORTS_FAILED: `${prefix}.reports.failed`,
-    TOPIC_NOTIFICATIONS_EMAIL: `${prefix}.notifications.email`,
-    KAFKA_CONSUMER_GROUP: `${prefix}-requests`,
-  };
-  const kafka = new Kafka({
-    clientId: prefix,
-    brokers: config.KAFKA_BROKERS,
-    logLevel: logLevel.NOTHING,
-  });
+  const { config, kafka, registry, requestSchemaId, prefix, outputTopics } = await createTopics(
+    h.config,
+  );
   const admin = kafka.admin();
   await admin.connect();
-  const outputTopics = [
-    config.TOPIC_REPORTS_REQUESTED_DLQ,
-    config.TOPIC_REPORTS_COMPLETED,
-    config.TOPIC_REPORTS_FAILED,
-    config.TOPIC_NOTIFICATIONS_EMAIL,
-  ];
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: config.TOPIC_REPORTS_REQUESTED, numPartitions: 3 },
-      ...outputTopics.map((topic) => ({ topic, numPartitions: 1 })),
-    ],
-  });
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
-  const requestSchemaId = (
-    await registry.register(
-      { type: SchemaType.AVRO, schema: reportRequestedSchema },
-      { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
-    )
-  ).id;
   const producer = kafka.producer();
   await producer.connect();
 

@@ -24,6 +24,10 @@ export async function createTopics(base: Config): Promise<{
   kafka: Kafka;
   registry: SchemaRegistry;
   requestSchemaId: number;
+  /** The prefix of the topic and group names. */
+  prefix: string;
+  /** The DLQ and the event topics, which the service writes. */
+  outputTopics: string[];
 }> {
   const prefix = uniqueName('p');
   const config: Config = {
@@ -42,14 +46,17 @@ export async function createTopics(base: Config): Promise<{
   });
   const admin = kafka.admin();
   await admin.connect();
+  const outputTopics = [
+    config.TOPIC_REPORTS_REQUESTED_DLQ,
+    config.TOPIC_REPORTS_COMPLETED,
+    config.TOPIC_REPORTS_FAILED,
+    config.TOPIC_NOTIFICATIONS_EMAIL,
+  ];
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
       { topic: config.TOPIC_REPORTS_REQUESTED, numPartitions: 3 },
-      { topic: config.TOPIC_REPORTS_REQUESTED_DLQ, numPartitions: 1 },
-      { topic: config.TOPIC_REPORTS_COMPLETED, numPartitions: 1 },
-      { topic: config.TOPIC_REPORTS_FAILED, numPartitions: 1 },
-      { topic: config.TOPIC_NOTIFICATIONS_EMAIL, numPartitions: 1 },
+      ...outputTopics.map((topic) => ({ topic, numPartitions: 1 })),
     ],
   });
   await admin.disconnect();
@@ -60,7 +67,7 @@ export async function createTopics(base: Config): Promise<{
       { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
     )
   ).id;
-  return { config, kafka, registry, requestSchemaId };
+  return { config, kafka, registry, requestSchemaId, prefix, outputTopics };
 }
 
 export interface ServiceProcess {

@@ -3,27 +3,22 @@ import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../config/config';
-import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer } from '../observability/ops-server';
+import { connectTemporal, openDatabase, stopOnSignal } from '../runtime/process-lifecycle';
 import { Inbox } from '../storage/inbox';
 import { ReportRequestConsumer } from './report-request-consumer';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, 'consumer');
-  const dataSource = createDataSource(config);
-  await dataSource.initialize();
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  } catch (error: unknown) {
-    await dataSource.destroy();
-    throw new Error(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${String(error)}`, {
-      cause: error,
-    });
-  }
+  const dataSource = await openDatabase(config);
+  const connection = await connectTemporal(
+    config.TEMPORAL_ADDRESS,
+    () => Connection.connect({ address: config.TEMPORAL_ADDRESS }),
+    dataSource,
+  );
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const consumer = new ReportRequestConsumer({
@@ -52,19 +47,14 @@ async function main(): Promise<void> {
     },
   });
 
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string): void => {
-    logger.info({ signal }, 'stopping: no new records, finishing those in flight');
-    // Fixed order: stop consuming (commits and leaves the group), then the connections.
-    stopping ??= consumer
-      .stop()
-      .then(() => connection.close())
-      .then(() => ops.close())
-      .then(() => dataSource.destroy())
-      .then(() => logger.info('consumer stopped'));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // Fixed order: stop consuming (commits and leaves the group), then the connections.
+  stopOnSignal(logger, 'stopping: no new records, finishing those in flight', async () => {
+    await consumer.stop();
+    await connection.close();
+    await ops.close();
+    await dataSource.destroy();
+    logger.info('consumer stopped');
+  });
 
   await consumer.start();
   logger.info(

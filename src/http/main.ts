@@ -1,8 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../config/config';
-import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
+import { connectTemporal, openDatabase, stopOnSignal } from '../runtime/process-lifecycle';
 import { Inbox } from '../storage/inbox';
 import { ReportFileStore } from '../storage/report-file-store';
 import { buildApp } from './app';
@@ -11,24 +11,12 @@ import { ReportReader } from './report-reader';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, 'api');
-  const dataSource = createDataSource(config);
-  try {
-    await dataSource.initialize();
-  } catch (error: unknown) {
-    throw new Error(
-      `cannot reach PostgreSQL at ${new URL(config.DATABASE_URL).host}: ${String(error)}`,
-      { cause: error },
-    );
-  }
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  } catch (error: unknown) {
-    await dataSource.destroy();
-    throw new Error(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${String(error)}`, {
-      cause: error,
-    });
-  }
+  const dataSource = await openDatabase(config);
+  const connection = await connectTemporal(
+    config.TEMPORAL_ADDRESS,
+    () => Connection.connect({ address: config.TEMPORAL_ADDRESS }),
+    dataSource,
+  );
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -43,19 +31,14 @@ async function main(): Promise<void> {
     config,
   });
 
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string): void => {
-    logger.info({ signal }, 'stopping: no new requests, finishing those in flight');
-    // Fixed order: stop accepting and finish requests (open event streams end), then the
-    // connections they used.
-    stopping ??= app
-      .close()
-      .then(() => connection.close())
-      .then(() => dataSource.destroy())
-      .then(() => logger.info('api stopped'));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // Fixed order: stop accepting and finish requests (open event streams end), then the
+  // connections they used.
+  stopOnSignal(logger, 'stopping: no new requests, finishing those in flight', async () => {
+    await app.close();
+    await connection.close();
+    await dataSource.destroy();
+    logger.info('api stopped');
+  });
 
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 }

@@ -4,7 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { createActivities } from '../activities';
-import { createDataSource } from '../entities/data-source';
+import { connectTemporal, openDatabase } from '../runtime/process-lifecycle';
 import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
@@ -40,25 +40,12 @@ async function main(): Promise<void> {
         : undefined,
   });
 
-  const dataSource = createDataSource(config);
-  try {
-    await dataSource.initialize();
-  } catch (error: unknown) {
-    throw new Error(
-      `cannot reach PostgreSQL at ${new URL(config.DATABASE_URL).host}: ${String(error)}`,
-      { cause: error },
-    );
-  }
-
-  let connection: NativeConnection;
-  try {
-    connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  } catch (error: unknown) {
-    await dataSource.destroy();
-    throw new Error(`cannot reach Temporal at ${config.TEMPORAL_ADDRESS}: ${String(error)}`, {
-      cause: error,
-    });
-  }
+  const dataSource = await openDatabase(config);
+  const connection = await connectTemporal(
+    config.TEMPORAL_ADDRESS,
+    () => NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
+    dataSource,
+  );
 
   const deps = createActivityDeps(config, dataSource);
   // The worker also relays the outbox: events its activities queued go out to Kafka.
