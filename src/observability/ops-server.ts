@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
   ok: boolean;
+  /** How long the check took. */
+  ms: number;
   error?: string;
 }
 
@@ -24,7 +26,10 @@ export interface OpsServer {
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-async function runCheck(check: () => Promise<unknown>): Promise<ReadinessCheck> {
+/** One readiness check, failed when it throws or takes longer than 2 s. */
+export async function runCheck(check: () => Promise<unknown>): Promise<ReadinessCheck> {
+  const started = performance.now();
+  const ms = (): number => Math.round(performance.now() - started);
   try {
     await Promise.race([
       check(),
@@ -32,9 +37,9 @@ async function runCheck(check: () => Promise<unknown>): Promise<ReadinessCheck> 
         setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref(),
       ),
     ]);
-    return { ok: true };
+    return { ok: true, ms: ms() };
   } catch (error: unknown) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { ok: false, ms: ms(), error: error instanceof Error ? error.message : String(error) };
   }
 }
 
