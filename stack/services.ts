@@ -229,7 +229,9 @@ const kafka: ServiceDef = {
     ];
     if (!existsSync(join(logs, 'meta.properties'))) {
       const clusterIdFile = join(dir, 'cluster-id');
-      if (!existsSync(clusterIdFile)) writeFileSync(clusterIdFile, randomUUIDBase64());
+      // An id from before this check may start with '-', which the format tool reads as a flag.
+      if (!existsSync(clusterIdFile) || readFileSync(clusterIdFile, 'utf8').startsWith('-'))
+        writeFileSync(clusterIdFile, kafkaClusterId());
       await runStep(
         'kafka',
         'formatting KRaft storage',
@@ -293,9 +295,15 @@ const kafka: ServiceDef = {
   },
 };
 
-/** Kafka cluster ids are 16 random bytes in URL-safe base64 without padding. */
-function randomUUIDBase64(): string {
-  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+/**
+ * Kafka cluster ids are 16 random bytes in URL-safe base64 without padding. Like Kafka's own
+ * Uuid.randomUuid, never one that starts with '-': the storage tool would take it for a flag.
+ */
+export function kafkaClusterId(): string {
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 const registry: ServiceDef = {
