@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../config/config';
+import { kafkaLogCreator } from '../observability/kafka-log';
 import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer } from '../observability/ops-server';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       clientId: config.KAFKA_CLIENT_ID,
       brokers: config.KAFKA_BROKERS,
       logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(logger),
     }),
     registry: new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
     inbox: new Inbox(dataSource),

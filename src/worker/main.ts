@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { createActivities } from '../activities';
 import { connectTemporal, openDatabase } from '../runtime/process-lifecycle';
+import { kafkaLogCreator } from '../observability/kafka-log';
 import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
     clientId: `${config.KAFKA_CLIENT_ID}-outbox`,
     brokers: config.KAFKA_BROKERS,
     logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
   }).producer({ idempotent: true });
   let relay: OutboxRelay | undefined;
   let ops: OpsServer | undefined;
