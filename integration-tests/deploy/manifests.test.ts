@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -6,6 +7,7 @@ import { Registry } from 'prom-client';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { configSchema, loadConfig } from '../../src/config/config';
 import { createServiceMetrics } from '../../src/observability/metrics';
+import { kustomizeCli } from '../../stack/provision';
 
 /** Offline checks of the deployment files: nothing here needs a cluster or a Docker engine. */
 
@@ -375,6 +377,93 @@ describe('Kubernetes manifests (offline)', () => {
       'http_request_duration_seconds',
     ])
       assert.ok(used.has(needed), `the dashboard shows ${needed}`);
+  });
+});
+
+describe('kustomize build (offline)', () => {
+  let models: Record<string, Model>;
+  let build: (dir: string) => Doc[];
+  before(async () => {
+    models = await loadModels();
+    const kustomize = await kustomizeCli();
+    build = (dir) =>
+      parseAllDocuments(
+        execFileSync(kustomize, ['build', join(k8s, dir)], { encoding: 'utf8' }),
+      ).map((d) => d.toJS() as Doc);
+  });
+
+  function assertRenderedValid(docs: Doc[]): void {
+    for (const doc of docs) {
+      // kustomize folds long base64 values over lines; Kubernetes' decoder skips the newlines.
+      if (doc.kind === 'Secret' && doc.data)
+        doc.data = Object.fromEntries(
+          Object.entries(doc.data as Record<string, string>).map(([k, v]) => [
+            k,
+            v.replace(/\s/g, ''),
+          ]),
+        );
+      const Model = models[`${doc.apiVersion}/${doc.kind}`];
+      assert.ok(Model, `no schema for ${doc.apiVersion} ${doc.kind}`);
+      assert.doesNotThrow(
+        () => new Model(doc as never).validate(),
+        `${doc.kind}/${doc.metadata.name} is valid`,
+      );
+      assert.equal(
+        (doc.metadata as { namespace?: string }).namespace ?? 'report-pipeline',
+        'report-pipeline',
+        `${doc.kind}/${doc.metadata.name} namespace`,
+      );
+    }
+    // Every envFrom names a ConfigMap or Secret the build produced (generators add hashes).
+    const names = new Set(docs.map((d) => `${d.kind}/${d.metadata.name}`));
+    for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'))
+      for (const container of podSpec(doc).containers)
+        for (const source of container.envFrom ?? []) {
+          if (source.configMapRef) assert.ok(names.has(`ConfigMap/${source.configMapRef.name}`));
+          if (source.secretRef)
+            assert.ok(
+              names.has(`Secret/${source.secretRef.name}`) ||
+                source.secretRef.name === secretTemplate.metadata.name,
+            );
+        }
+  }
+
+  it('renders the base: the published image, the dashboard ConfigMap, every resource valid', () => {
+    const docs = build('base');
+    assertRenderedValid(docs);
+    for (const doc of docs.filter((d) => d.kind === 'Deployment'))
+      assert.match(podSpec(doc).containers[0]!.image, /^registry\.example\.com\/report-pipeline:/);
+    const dashboard = docs.find((d) => d.metadata.name === 'report-pipeline-dashboard');
+    assert.ok(dashboard, 'the dashboard ConfigMap');
+    assert.doesNotThrow(() =>
+      JSON.parse((dashboard.data as Record<string, string>)['report-pipeline.json']!),
+    );
+  });
+
+  it('renders the local overlay: local image, merged settings, a generated Secret, no ServiceMonitor', () => {
+    const docs = build('overlays/local');
+    assertRenderedValid(docs);
+    for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'))
+      assert.equal(podSpec(doc).containers[0]!.image, 'report-pipeline:local');
+    assert.equal(docs.filter((d) => d.kind === 'ServiceMonitor').length, 0);
+    const settings = docs.find(
+      (d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('report-pipeline-config'),
+    )!;
+    const data = settings.data as Record<string, string>;
+    assert.equal(data.TEMPORAL_ADDRESS, 'host.docker.internal:7233', 'overridden');
+    assert.equal(data.TOPIC_REPORTS_REQUESTED, 'reports.requested', 'kept from the base');
+    const secret = docs.find((d) => d.kind === 'Secret')!;
+    assert.deepEqual(Object.keys(secret.data as object).sort(), Object.keys(secretData).sort());
+    const decoded = Object.fromEntries(
+      Object.entries(secret.data as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, 'base64').toString(),
+      ]),
+    );
+    assert.doesNotThrow(
+      () => loadConfig({ ...data, ...decoded }),
+      'the rendered settings are a valid configuration',
+    );
   });
 });
 
