@@ -367,7 +367,7 @@ describe('HTTP API over the real stack', () => {
     );
   });
 
-  it('lists recent reports newest first, filtered by requester and status, page by page', async () => {
+  it('lists recent reports most recently ended first, filtered by requester and status, page by page', async () => {
     const requester = uniqueName('lister');
     const keys = [uniqueName('list'), uniqueName('list'), uniqueName('list')];
     for (const key of keys) {
@@ -394,7 +394,7 @@ describe('HTTP API over the real stack', () => {
     assert.deepEqual(
       all.reports.map((r) => r.workflowId),
       keys.map(workflowIdFor).reverse(),
-      'newest first',
+      'most recently ended first',
     );
     for (const r of all.reports) {
       assert.equal(r.status, 'COMPLETED');

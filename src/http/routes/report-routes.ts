@@ -12,9 +12,9 @@ export const reportRoutes =
       '/api/reports',
       {
         schema: {
-          summary: 'Recent reports, newest first',
+          summary: 'Recent reports: running ones first, then the most recently ended',
           description:
-            'Filter by status and requester; page with `limit` and the `nextCursor` of the previous page. Listing comes from Temporal visibility, which can trail a start by a moment.',
+            'Filter by status and requester; page with `limit` and the `nextCursor` of the previous page. Listing comes from Temporal visibility, in its order (running first, then by close time), and can trail a start by a moment.',
           tags: ['reports'],
           querystring: reportListQuery,
           response: { 200: reportListView, 400: errorBodySchema, 401: errorBodySchema },
