@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
@@ -123,6 +124,42 @@ describe('errors and request ids', () => {
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     assert.match(String(plain.headers['x-request-id']), uuid);
     assert.match(String(hostile.headers['x-request-id']), uuid);
+  });
+
+  it('closes open event streams on shutdown instead of waiting for their reports', async () => {
+    await h.startWorker();
+    const request = h.request();
+    const workflowId = workflowIdFor(request.idempotencyKey);
+    h.llm.state.push({
+      behaviour: { mode: 'hang' },
+      times: 1,
+      idempotencyKey: `${workflowId}:callLlm`,
+    });
+    const { handle } = await h.start(request);
+    const app = await buildApp(deps({}));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address() as AddressInfo;
+    const response = await fetch(
+      `http://127.0.0.1:${address.port}/api/workflows/${workflowId}/events`,
+    );
+    assert.equal(response.status, 200);
+    const reader: ReadableStreamDefaultReader<Uint8Array> = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /^event: progress/);
+
+    const started = Date.now();
+    await app.close();
+    const closedInMs = Date.now() - started;
+    let rest = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    assert.ok(closedInMs < 3_000, `closed in ${closedInMs} ms`);
+    assert.doesNotMatch(rest, /event: end/, 'no end event: the client knows to reconnect');
+    await handle.cancel();
+    assert.equal((await handle.result()).status, 'CANCELLED');
   });
 
   it('reports unready with the failing check when PostgreSQL cannot be reached', async () => {

@@ -26,6 +26,7 @@ import type { Inbox } from '../storage/inbox';
 import type { ReportFileStore } from '../storage/report-file-store';
 import { ApiError, handleError, sendError } from './errors';
 import { pageRoutes } from './page';
+import { OpenStreams } from './progress-stream';
 import type { ReportReader } from './report-reader';
 import { operationsRoutes } from './routes/operations-routes';
 import { reportRoutes } from './routes/report-routes';
@@ -138,7 +139,10 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(operationsRoutes(deps));
-  await app.register(workflowRoutes(deps, service));
+  const streams = new OpenStreams();
+  // Before the server waits for open connections: event streams would hold it for minutes.
+  app.addHook('preClose', async () => streams.closeAll());
+  await app.register(workflowRoutes(deps, service, streams));
   await app.register(reportRoutes(deps));
   await app.register(pageRoutes());
   return app;

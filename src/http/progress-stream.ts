@@ -8,6 +8,28 @@ const KEEPALIVE_MS = 15_000;
 const MAX_STREAM_MS = 30 * 60_000;
 
 /**
+ * The open event streams of one app. A shutting-down server ends them (clients reconnect to
+ * another replica) instead of waiting up to MAX_STREAM_MS for them to finish.
+ */
+export class OpenStreams {
+  private readonly stops = new Set<() => void>();
+  private closing = false;
+
+  /** Registers a stream's stop; returns its unregister, or undefined when already closing. */
+  add(stop: () => void): (() => void) | undefined {
+    if (this.closing) return undefined;
+    this.stops.add(stop);
+    return () => this.stops.delete(stop);
+  }
+
+  closeAll(): void {
+    this.closing = true;
+    for (const stop of this.stops) stop();
+    this.stops.clear();
+  }
+}
+
+/**
  * Server-sent events of a report's progress: a `progress` event whenever the status changes,
  * then `end` with the final status. Polls through the reader, so it holds no state beyond the
  * open response and works on any replica.
@@ -17,6 +39,7 @@ export async function streamProgress(
   reply: FastifyReply,
   first: ReportStatusView,
   read: () => Promise<ReportStatusView>,
+  streams: OpenStreams,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -31,6 +54,15 @@ export async function streamProgress(
   res.on('close', () => {
     closed = true;
   });
+  const unregister = streams.add(() => {
+    // No `end` event: the client sees the stream close before the report ended, and reconnects.
+    closed = true;
+    res.end();
+  });
+  if (!unregister) {
+    res.end();
+    return;
+  }
   const send = (event: string, data: unknown): void => {
     if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   };
@@ -60,6 +92,7 @@ export async function streamProgress(
     request.log.warn({ err: error }, 'progress stream failed');
     send('error', { code: 'INTERNAL_ERROR', message: 'progress is unavailable; reconnect' });
   } finally {
+    unregister();
     if (!closed) res.end();
   }
 }

@@ -97,30 +97,44 @@ function render(status) {
   $('cancel').hidden = status.status !== 'RUNNING';
 }
 
-/** Server-sent events read through fetch, so that the API key header can go along. */
-async function follow(workflowId, links) {
+/**
+ * Server-sent events read through fetch, so that the API key header can go along. A stream
+ * that closes before its `end` event (a replica shutting down) is followed again.
+ */
+async function follow(workflowId, links, retries = 30) {
   if (stream) stream.abort();
-  stream = new AbortController();
+  const controller = new AbortController();
+  stream = controller;
   current = { workflowId, links };
-  const response = await api(links.events, { signal: stream.signal });
-  if (!response.ok) return showError(await errorMessage(response));
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read().catch(() => ({ done: true }));
-    if (done) break;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (!data) continue;
-      if (event === 'progress' || event === 'end') render(JSON.parse(data));
-      if (event === 'end') loadReports(true);
+  let ended = false;
+  try {
+    const response = await api(links.events, { signal: controller.signal });
+    if (!response.ok) return showError(await errorMessage(response));
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (!data) continue;
+        if (event === 'progress' || event === 'end') render(JSON.parse(data));
+        if (event === 'end') {
+          ended = true;
+          loadReports(true);
+        }
+      }
     }
+  } catch {
+    // A dropped connection; the retry below picks it up.
   }
+  if (!ended && !controller.signal.aborted && retries > 0)
+    setTimeout(() => follow(workflowId, links, retries - 1), 1000);
 }
 
 /** `/api/reports/<id>/pdf` is saved as `report-<id>.pdf`, the name the API also suggests. */

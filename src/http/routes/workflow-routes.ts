@@ -7,7 +7,7 @@ import { cancelSignal } from '../../workflows/generate-report-workflow';
 import type { ServiceMetrics } from '../../observability/metrics';
 import type { ApiDeps } from '../app';
 import { ApiError, errorBodySchema } from '../errors';
-import { streamProgress } from '../progress-stream';
+import { streamProgress, type OpenStreams } from '../progress-stream';
 import {
   generateReportBody,
   idempotencyKeyHeader,
@@ -23,7 +23,7 @@ const errors = (...codes: number[]) =>
 
 /** Starting, reading and cancelling report workflows. */
 export const workflowRoutes =
-  (deps: ApiDeps, metrics: ServiceMetrics): FastifyPluginAsyncZod =>
+  (deps: ApiDeps, metrics: ServiceMetrics, streams: OpenStreams): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/api/workflows/generate-report',
@@ -148,7 +148,13 @@ export const workflowRoutes =
       },
       async (request, reply) => {
         const first = await deps.reader.status(request.params.id);
-        await streamProgress(request, reply, first, () => deps.reader.status(request.params.id));
+        await streamProgress(
+          request,
+          reply,
+          first,
+          () => deps.reader.status(request.params.id),
+          streams,
+        );
       },
     );
 
