@@ -70,7 +70,9 @@ describe('the manual-run page in headless Chromium', () => {
     assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
     assert.match((await pdfText(pdf)).text, /Summary/);
 
-    // The recent list refreshes when the report ends; visibility may trail by a moment.
+    // The recent list refreshes when the report ends. Other tests' reports may be running in
+    // the same namespace (listed first), so look among the completed ones, as a person would.
+    await page.selectOption('#filter-status', 'COMPLETED');
     await page
       .locator(`#reports tr[data-workflow-id="${workflowId}"]`, { hasText: 'COMPLETED' })
       .waitFor({ timeout: 20_000 });

@@ -126,7 +126,7 @@ async function follow(workflowId, links, retries = 30) {
         if (event === 'progress' || event === 'end') render(JSON.parse(data));
         if (event === 'end') {
           ended = true;
-          loadReports(true);
+          showEnded(JSON.parse(data));
         }
       }
     }
@@ -150,6 +150,14 @@ async function download(url, name) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+/** Refreshes the list until it shows how the followed report ended: visibility trails a moment. */
+async function showEnded(status, tries = 10) {
+  const page = await loadReports(true);
+  const listed = page?.reports.find((r) => r.workflowId === status.workflowId);
+  if (listed?.status === status.status || tries <= 0) return;
+  setTimeout(() => showEnded(status, tries - 1), 1000);
 }
 
 async function loadReports(reset) {
@@ -195,6 +203,7 @@ async function loadReports(reset) {
   else $('reports').append(...rows);
   cursor = page.nextCursor || null;
   $('more').hidden = !cursor;
+  return page;
 }
 
 document.addEventListener('DOMContentLoaded', () => {
