@@ -103,36 +103,52 @@ function requireTool(service: string, tool: string, hint: string): void {
   if (found.status !== 0) throw new Error(`${service}: '${tool}' is not on PATH; ${hint}`);
 }
 
-/** Temporal CLI (dev server) built from source through the Go module proxy. */
-export async function temporalCli(): Promise<string> {
-  const dir = join(cacheRoot, 'temporal-cli', versions.temporalCli);
-  await intoCache('temporal', dir, async (tmp) => {
-    requireTool('temporal', 'go', 'install Go 1.24+ (the Temporal CLI is built with go install)');
+/** A Go program built with `go install` through the Go module proxy, cached by version. */
+async function goInstalled(tool: {
+  service: string;
+  cacheName: string;
+  binary: string;
+  module: string;
+  version: string;
+  note: string;
+}): Promise<string> {
+  const { service, cacheName, binary, module, version, note } = tool;
+  const dir = join(cacheRoot, cacheName, version);
+  await intoCache(service, dir, async (tmp) => {
+    requireTool(service, 'go', `install Go 1.24+ (${binary} is built with go install)`);
     await runStep(
-      'temporal',
-      `building Temporal CLI v${versions.temporalCli} with go install (first run only, a few minutes)`,
+      service,
+      `building ${binary} v${version} with go install (${note})`,
       'go',
-      ['install', '-v', `github.com/temporalio/cli/cmd/temporal@v${versions.temporalCli}`],
+      ['install', '-v', `${module}@v${version}`],
       { env: { ...process.env, GOBIN: tmp } },
     );
   });
-  return join(dir, 'temporal');
+  return join(dir, binary);
 }
 
-/** kustomize, built through the Go module proxy: the manifest tests render the overlays with it. */
-export async function kustomizeCli(): Promise<string> {
-  const dir = join(cacheRoot, 'kustomize', versions.kustomize);
-  await intoCache('kustomize', dir, async (tmp) => {
-    requireTool('kustomize', 'go', 'install Go 1.24+ (kustomize is built with go install)');
-    await runStep(
-      'kustomize',
-      `building kustomize v${versions.kustomize} with go install (first run only)`,
-      'go',
-      ['install', `sigs.k8s.io/kustomize/kustomize/v5@v${versions.kustomize}`],
-      { env: { ...process.env, GOBIN: tmp } },
-    );
+/** Temporal CLI (dev server) built from source through the Go module proxy. */
+export function temporalCli(): Promise<string> {
+  return goInstalled({
+    service: 'temporal',
+    cacheName: 'temporal-cli',
+    binary: 'temporal',
+    module: 'github.com/temporalio/cli/cmd/temporal',
+    version: versions.temporalCli,
+    note: 'first run only, a few minutes',
   });
-  return join(dir, 'kustomize');
+}
+
+/** kustomize, built the same way: the manifest tests render the overlays with it. */
+export function kustomizeCli(): Promise<string> {
+  return goInstalled({
+    service: 'kustomize',
+    cacheName: 'kustomize',
+    binary: 'kustomize',
+    module: 'sigs.k8s.io/kustomize/kustomize/v5',
+    version: versions.kustomize,
+    note: 'first run only',
+  });
 }
 
 const mavenPom = join(repoRoot, 'stack', 'maven', 'pom.xml');
