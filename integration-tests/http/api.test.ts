@@ -330,7 +330,13 @@ describe('HTTP API over the real stack', () => {
 
     const again = await api.call(started.links.cancel, { method: 'POST' });
     assert.equal(again.status, 409);
-    assert.equal(((await again.json()) as ErrorBody).error.code, 'REPORT_ALREADY_ENDED');
+    const ended = (await again.json()) as ErrorBody;
+    assert.equal(ended.error.code, 'REPORT_ALREADY_ENDED');
+    assert.deepEqual(
+      ended.error.details,
+      { status: 'CANCELLED' },
+      'how the report ended, not the run',
+    );
   });
 
   it('streams progress as server-sent events until the report ends', async () => {

@@ -83,18 +83,26 @@ export class ReportReader {
     };
   }
 
-  /** Raises 404 unless the workflow exists and is still running; used before a cancel. */
-  async requireRunning(workflowId: string): Promise<ReportStatusView> {
-    const { view } = await this.snapshot(workflowId);
-    if (view.status !== 'RUNNING') {
+  /**
+   * Raises 404 unless the workflow exists, 409 unless it is still running; used before a
+   * cancel, so it needs only describe (no progress query, no history).
+   */
+  async requireRunning(workflowId: string): Promise<{ workflowId: string; reportId: string }> {
+    const description = await this.describe(workflowId);
+    if (description.status.name !== 'RUNNING') {
+      // The workflow writes its final status into ReportStage as it ends.
+      const stage = description.typedSearchAttributes.get(reportStageKey);
+      const status = isReportStatus(stage)
+        ? stage
+        : (executionOutcome[description.status.name] ?? 'FAILED');
       throw new ApiError(
         409,
         'REPORT_ALREADY_ENDED',
-        `the report already ended as ${view.status}; nothing to cancel`,
-        { status: view.status },
+        `the report already ended as ${status}; nothing to cancel`,
+        { status },
       );
     }
-    return view;
+    return { workflowId, reportId: reportIdOf(workflowId) };
   }
 
   async list(query: ReportListQuery): Promise<ReportListView> {
@@ -145,17 +153,20 @@ export class ReportReader {
     };
   }
 
-  private async snapshot(workflowId: string): Promise<Snapshot> {
-    const handle = this.temporal.workflow.getHandle<typeof GenerateReportWorkflow>(workflowId);
-    let description: WorkflowExecutionDescription;
+  private async describe(workflowId: string): Promise<WorkflowExecutionDescription> {
     try {
-      description = await handle.describe();
+      return await this.temporal.workflow.getHandle(workflowId).describe();
     } catch (error: unknown) {
       if (error instanceof WorkflowNotFoundError) {
         throw new ApiError(404, 'WORKFLOW_NOT_FOUND', `no report workflow with id ${workflowId}`);
       }
       throw error;
     }
+  }
+
+  private async snapshot(workflowId: string): Promise<Snapshot> {
+    const handle = this.temporal.workflow.getHandle<typeof GenerateReportWorkflow>(workflowId);
+    const description = await this.describe(workflowId);
     const reportId = reportIdOf(workflowId);
     const base = {
       workflowId,
