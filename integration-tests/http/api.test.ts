@@ -320,6 +320,9 @@ describe('HTTP API over the real stack', () => {
     assert.equal(cancel.status, 202);
     const final = await waitForEnd(api, started.links.status);
     assert.equal(final.status, 'CANCELLED');
+    // Regression: status said CANCELLED while compensations and the announcement still ran.
+    const execution = await api.client.workflow.getHandle(started.workflowId).describe();
+    assert.notEqual(execution.status.name, 'RUNNING', 'an ended report is a closed workflow');
     assert.equal((final.failure as { stage: string }).stage, 'callLlm');
 
     const result = await api.call(started.links.result);

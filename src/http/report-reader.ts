@@ -188,7 +188,14 @@ export class ReportReader {
             lastFailure: pending.lastFailure?.message ?? undefined,
           }
         : undefined;
-      if (progress) return { description, view: { ...base, ...viewOf(progress), current } };
+      // The workflow marks itself FAILED or CANCELLED before its compensations and its
+      // announcement run: until the execution closes, the report is still RUNNING, so status,
+      // result, cancel and the event stream agree on when it ended.
+      if (progress)
+        return {
+          description,
+          view: { ...base, ...viewOf(progress), status: 'RUNNING', current },
+        };
       // No worker answered the query: what the search attributes know is still worth showing.
       const stage = description.typedSearchAttributes.get(reportStageKey);
       return {
