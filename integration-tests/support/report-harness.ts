@@ -1,13 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import type { Config } from '../../src/config/config';
 import type { ReportRequest } from '../../src/domain/report';
 import { createDataSource } from '../../src/entities/data-source';
 import { startReport, type StartedReport } from '../../src/temporal/start-report';
-import { createActivityDeps } from '../../src/worker/activity-deps';
-import { createReportWorker } from '../../src/worker/create-worker';
+import { closeActivityDeps, createActivityDeps } from '../../src/worker/activity-deps';
+import { createReportWorker, type ReportWorker } from '../../src/worker/create-worker';
 import { startLlmServer, type RunningLlmServer } from './llm-server';
 import { config as stackConfig, installQuietTemporalRuntime, uniqueName } from './stack-env';
 
@@ -22,7 +22,7 @@ export interface ReportHarness {
   llm: RunningLlmServer;
   taskQueue: string;
   /** Starts an in-process worker; `override` swaps dependencies (a failing store, a dead SMTP). */
-  startWorker(override?: (deps: ActivityDeps) => ActivityDeps): Promise<Worker>;
+  startWorker(override?: (deps: ActivityDeps) => ActivityDeps): Promise<ReportWorker>;
   request(overrides?: Partial<Omit<ReportRequest, 'reportId'>>): Omit<ReportRequest, 'reportId'>;
   start(request: Omit<ReportRequest, 'reportId'>): Promise<StartedReport>;
   close(): Promise<void>;
@@ -43,7 +43,7 @@ export async function createReportHarness(): Promise<ReportHarness> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const running: {
-    worker: Worker;
+    worker: ReportWorker;
     done: Promise<void>;
     native: NativeConnection;
     deps: ActivityDeps;
@@ -88,7 +88,7 @@ export async function createReportHarness(): Promise<ReportHarness> {
       for (const r of running) {
         await r.done;
         await r.native.close();
-        r.deps.mailer.close();
+        await closeActivityDeps(r.deps);
       }
       await connection.close();
       await dataSource.destroy();

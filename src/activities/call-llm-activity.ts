@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import type { LlmResult, ReportOptions, TokenUsage } from '../domain/report';
 import type { ReportFileStore } from '../storage/report-file-store';
 import { InvalidPromptError, LlmRequestRejectedError, permanent } from './errors';
 import { currentWorkflow, withHeartbeats } from './context';
+import type { LlmAdmission } from './llm-admission';
 
 export interface CallLlmInput {
   reportId: string;
@@ -60,14 +61,6 @@ export function retryAfterMs(headers: Headers | undefined): number | undefined {
 /** Decides retryability where the provider's answer is understood. */
 function classify(error: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return new CancelledFailure('callLlm cancelled');
-  if (error instanceof OpenAI.RateLimitError) {
-    return ApplicationFailure.create({
-      message: `LLM rate limit: ${error.message}`,
-      type: 'LlmRateLimited',
-      nextRetryDelay: retryAfterMs(error.headers),
-      cause: error,
-    });
-  }
   const status: unknown = error instanceof OpenAI.APIError ? error.status : undefined;
   if (
     error instanceof OpenAI.APIError &&
@@ -86,6 +79,7 @@ function classify(error: unknown, signal: AbortSignal): unknown {
 
 export function createCallLlmActivity(deps: {
   llm: OpenAI;
+  admission: LlmAdmission;
   files: ReportFileStore;
   settings: LlmSettings;
 }) {
@@ -127,37 +121,53 @@ export function createCallLlmActivity(deps: {
       },
       { role: 'user', content: prompt },
     ];
+    const request: OpenAI.ChatCompletionCreateParamsStreaming = {
+      model,
+      messages,
+      max_completion_tokens: input.options.maxTokens ?? deps.settings.defaultMaxTokens,
+      stream: true,
+      stream_options: { include_usage: true },
+    };
     const { content, usage } = await withHeartbeats(async (signal) => {
-      try {
-        const stream = await deps.llm.chat.completions.create(
-          {
-            model,
-            messages,
-            max_completion_tokens: input.options.maxTokens ?? deps.settings.defaultMaxTokens,
-            stream: true,
-            stream_options: { include_usage: true },
-          },
-          {
-            signal,
-            timeout: deps.settings.timeoutMs,
-            // Stable for the workflow, so a provider that dedupes can recognise our retries.
-            headers: { 'Idempotency-Key': `${currentWorkflow().workflowId}:callLlm` },
-          },
-        );
-        let text = '';
-        let tokens: TokenUsage | undefined;
-        for await (const chunk of stream) {
-          text += chunk.choices[0]?.delta.content ?? '';
-          if (chunk.usage)
-            tokens = {
-              promptTokens: chunk.usage.prompt_tokens,
-              completionTokens: chunk.usage.completion_tokens,
-            };
+      // A 429 is the provider asking us to slow down, not a failed attempt: the call waits for
+      // the quota with every other call of the process and goes again, within this attempt.
+      for (;;) {
+        const call = await deps.admission.admit(signal).catch((error: unknown) => {
+          throw classify(error, signal);
+        });
+        try {
+          const { data: stream, response } = await deps.llm.chat.completions
+            .create(request, {
+              signal,
+              timeout: deps.settings.timeoutMs,
+              // Stable for the workflow, so a provider that dedupes can recognise our retries.
+              headers: { 'Idempotency-Key': `${currentWorkflow().workflowId}:callLlm` },
+            })
+            .withResponse();
+          // Accepted: what the headers say is left of the quota paces the calls behind this one.
+          call.succeeded(response.headers);
+          let text = '';
+          let tokens: TokenUsage | undefined;
+          for await (const chunk of stream) {
+            text += chunk.choices[0]?.delta.content ?? '';
+            if (chunk.usage)
+              tokens = {
+                promptTokens: chunk.usage.prompt_tokens,
+                completionTokens: chunk.usage.completion_tokens,
+              };
+          }
+          if (!text.trim()) throw new Error('the LLM returned an empty answer');
+          return { content: text, usage: tokens ?? { promptTokens: 0, completionTokens: 0 } };
+        } catch (error: unknown) {
+          if (error instanceof OpenAI.RateLimitError && !signal.aborted) {
+            const waitMs = retryAfterMs(error.headers);
+            call.rateLimited(waitMs, error.headers);
+            log.info('LLM rate limit; waiting for the quota', { reportId: input.reportId, waitMs });
+            continue;
+          }
+          call.failed();
+          throw classify(error, signal);
         }
-        if (!text.trim()) throw new Error('the LLM returned an empty answer');
-        return { content: text, usage: tokens ?? { promptTokens: 0, completionTokens: 0 } };
-      } catch (error: unknown) {
-        throw classify(error, signal);
       }
     });
 

@@ -4,7 +4,7 @@ import type { PdfResult, ReportRequest } from '../domain/report';
 import type { ReportFileStore } from '../storage/report-file-store';
 import { MissingArtefactError, permanent } from './errors';
 import { withHeartbeats } from './context';
-import { renderReportPdf } from './pdf/render-report-pdf';
+import type { PdfRenderer } from './pdf/pdf-render-pool';
 
 export interface CreatePdfInput {
   request: Pick<ReportRequest, 'reportId' | 'requester' | 'requestedAt' | 'options'>;
@@ -12,7 +12,10 @@ export interface CreatePdfInput {
   model: string;
 }
 
-export function createCreatePdfActivity(deps: { files: ReportFileStore }) {
+export function createCreatePdfActivity(deps: {
+  files: ReportFileStore;
+  pdfRenderer: PdfRenderer;
+}) {
   return async function createPdf(input: CreatePdfInput): Promise<PdfResult & { attempt: number }> {
     const { info, log } = Context.current();
     const { reportId } = input.request;
@@ -22,7 +25,7 @@ export function createCreatePdfActivity(deps: { files: ReportFileStore }) {
         throw permanent(new MissingArtefactError(`no LLM content stored for report ${reportId}`));
 
       const started = performance.now();
-      const rendered = await renderReportPdf({
+      const rendered = await deps.pdfRenderer.render({
         title: input.title,
         content: content.data.toString('utf8'),
         createdAt: new Date(input.request.requestedAt),

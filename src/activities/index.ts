@@ -4,6 +4,8 @@ import type { EmailLedger } from '../storage/email-ledger';
 import type { ReportFileStore } from '../storage/report-file-store';
 import type { ReportStore } from '../storage/report-store';
 import { createCallLlmActivity, type LlmSettings } from './call-llm-activity';
+import type { LlmAdmission } from './llm-admission';
+import type { PdfRenderer } from './pdf/pdf-render-pool';
 import { createCompensationActivities } from './compensation-activities';
 import { createCreatePdfActivity } from './create-pdf-activity';
 import { createPublishOutcomeActivity } from './publish-outcome-activity';
@@ -12,6 +14,9 @@ import { createStoreReportMetadataActivity } from './store-report-metadata-activ
 
 export interface ActivityDeps {
   llm: OpenAI;
+  /** Paces every LLM call of the process to the provider's quota. */
+  admission: LlmAdmission;
+  pdfRenderer: PdfRenderer;
   mailer: Transporter;
   files: ReportFileStore;
   reports: ReportStore;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -47,6 +48,12 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('report-generation'),
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
+  /** Activities of the report task queue running at once per worker (the PDF, the email). */
+  WORKER_ACTIVITY_CONCURRENCY: positiveInt(20),
+  /** LLM calls in flight at once per worker: the LLM task queue's slots. Follow the provider's limits. */
+  LLM_MAX_CONCURRENCY: positiveInt(200),
+  /** Worker threads that render PDFs; one per core by default. */
+  PDF_RENDER_THREADS: positiveInt(availableParallelism()),
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   /** The Temporal SDK's own Prometheus exporter, on loopback; /metrics of the ops port re-exports it. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -66,6 +73,8 @@ export const configSchema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('report-pipeline'),
   KAFKA_CONSUMER_GROUP: z.string().min(1).default('report-pipeline-requests'),
   KAFKA_CONSUMER_CONCURRENCY: positiveInt(3),
+  /** Records of one partition admitted at once: one inbox round trip, then their starts in parallel. */
+  KAFKA_CONSUMER_MAX_IN_FLIGHT: positiveInt(50),
   TOPIC_REPORTS_REQUESTED: topicName('reports.requested'),
   TOPIC_REPORTS_REQUESTED_DLQ: topicName('reports.requested.dlq'),
   TOPIC_REPORTS_COMPLETED: topicName('reports.completed'),

@@ -2,12 +2,14 @@ import nodemailer from 'nodemailer';
 import OpenAI from 'openai';
 import type { DataSource } from 'typeorm';
 import type { ActivityDeps } from '../activities';
+import { LlmAdmission } from '../activities/llm-admission';
+import { createPdfRenderPool } from '../activities/pdf/pdf-render-pool';
 import type { Config } from '../config/config';
 import { EmailLedger } from '../storage/email-ledger';
 import { ReportFileStore } from '../storage/report-file-store';
 import { ReportStore } from '../storage/report-store';
 
-/** The real dependencies of the activities, from configuration. */
+/** The real dependencies of the activities, from configuration; `closeActivityDeps` ends them. */
 export function createActivityDeps(config: Config, dataSource: DataSource): ActivityDeps {
   return {
     // Retries belong to Temporal's policy, not the client: one attempt per activity attempt.
@@ -17,6 +19,8 @@ export function createActivityDeps(config: Config, dataSource: DataSource): Acti
       maxRetries: 0,
       timeout: config.OPENAI_TIMEOUT_MS,
     }),
+    admission: new LlmAdmission(),
+    pdfRenderer: createPdfRenderPool(config.PDF_RENDER_THREADS),
     mailer: nodemailer.createTransport({
       url: config.SMTP_URL,
       connectionTimeout: 5_000,
@@ -38,4 +42,9 @@ export function createActivityDeps(config: Config, dataSource: DataSource): Acti
       publicBaseUrl: config.PUBLIC_BASE_URL,
     },
   };
+}
+
+export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
+  deps.mailer.close();
+  await deps.pdfRenderer.close();
 }

@@ -1,9 +1,11 @@
 import {
   type ActivityInterceptorsFactory,
   type NativeConnection,
+  type State,
   Worker,
 } from '@temporalio/worker';
 import type { ReportActivities } from '../activities';
+import { llmTaskQueueFor } from '../domain/task-queues';
 
 export interface ReportWorkerOptions {
   connection: NativeConnection;
@@ -16,21 +18,72 @@ export interface ReportWorkerOptions {
   workflowBundlePath?: string;
   /** Activity interceptors, e.g. metrics. */
   activityInterceptors?: ActivityInterceptorsFactory[];
+  /** Activities of the report task queue at once (the PDF, the email). */
+  activityConcurrency?: number;
+  /** LLM calls in flight at once: the LLM task queue's slots. */
+  llmConcurrency?: number;
 }
 
-export async function createReportWorker(options: ReportWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    activities: options.activities,
-    ...(options.workflowBundlePath
-      ? { workflowBundle: { codePath: options.workflowBundlePath } }
-      : { workflowsPath: require.resolve('../workflows') }),
-    shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
-    maxConcurrentActivityTaskExecutions: 20,
-    ...(options.activityInterceptors
-      ? { interceptors: { activity: options.activityInterceptors } }
-      : {}),
-  });
+/**
+ * The two workers of one process, run and stopped together: workflows and their CPU and
+ * database work on the report task queue, and the LLM calls on the LLM task queue, whose
+ * slots follow what the provider allows instead of what the cores can do.
+ */
+export class ReportWorker {
+  private constructor(
+    readonly reports: Worker,
+    readonly llm: Worker,
+  ) {}
+
+  static async create(options: ReportWorkerOptions): Promise<ReportWorker> {
+    const shared = {
+      connection: options.connection,
+      namespace: options.namespace,
+      shutdownGraceTime: options.shutdownGraceTime ?? '20 seconds',
+      ...(options.activityInterceptors
+        ? { interceptors: { activity: options.activityInterceptors } }
+        : {}),
+    };
+    const reports = await Worker.create({
+      ...shared,
+      taskQueue: options.taskQueue,
+      // Every activity, callLlm included: histories from before the LLM queue still call it here.
+      activities: options.activities,
+      ...(options.workflowBundlePath
+        ? { workflowBundle: { codePath: options.workflowBundlePath } }
+        : { workflowsPath: require.resolve('../workflows') }),
+      maxConcurrentActivityTaskExecutions: options.activityConcurrency ?? 20,
+    });
+    const llm = await Worker.create({
+      ...shared,
+      taskQueue: llmTaskQueueFor(options.taskQueue),
+      activities: { callLlm: options.activities.callLlm },
+      maxConcurrentActivityTaskExecutions: options.llmConcurrency ?? 200,
+    });
+    return new ReportWorker(reports, llm);
+  }
+
+  /** RUNNING only while both run. */
+  getState(): State {
+    const states = [this.reports.getState(), this.llm.getState()];
+    return states.find((s) => s !== 'RUNNING') ?? 'RUNNING';
+  }
+
+  /** Runs both until shutdown; when either stops, for whatever reason, the other follows. */
+  async run(): Promise<void> {
+    const workers = [this.reports, this.llm];
+    const stopOthers = (): void => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    };
+    const results = await Promise.allSettled(workers.map((w) => w.run().finally(stopOthers)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  shutdown(): void {
+    for (const w of [this.reports, this.llm]) if (w.getState() === 'RUNNING') w.shutdown();
+  }
 }
+
+export const createReportWorker = (options: ReportWorkerOptions): Promise<ReportWorker> =>
+  ReportWorker.create(options);

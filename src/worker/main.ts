@@ -12,7 +12,7 @@ import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { activityMetricsInterceptor } from './activity-metrics';
 import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
 import { OutboxRelay } from '../producers/outbox-relay';
-import { createActivityDeps } from './activity-deps';
+import { closeActivityDeps, createActivityDeps } from './activity-deps';
 import { createReportWorker } from './create-worker';
 
 const sdkLevels: Record<Config['LOG_LEVEL'], LogLevel> = {
@@ -93,6 +93,8 @@ async function main(): Promise<void> {
       activities: createActivities(deps),
       shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SECONDS} seconds`,
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+      activityConcurrency: config.WORKER_ACTIVITY_CONCURRENCY,
+      llmConcurrency: config.LLM_MAX_CONCURRENCY,
       activityInterceptors: [activityMetricsInterceptor(service, config.OPENAI_MODEL)],
     });
     relay.start();
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
     await ops?.close();
     await producer.disconnect();
     await connection.close();
-    deps.mailer.close();
+    await closeActivityDeps(deps);
     await dataSource.destroy();
     logger.info('worker stopped');
   }

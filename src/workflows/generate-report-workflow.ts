@@ -8,9 +8,14 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { ReportActivities } from '../activities';
 import {
@@ -24,15 +29,18 @@ import {
   type ReportResult,
   type Stage,
 } from '../domain/report';
+import { llmTaskQueueFor } from '../domain/task-queues';
 import { reportStageKey } from './search-attributes';
 
 export const progressQuery = defineQuery<ReportProgress>('progress');
 /** Cancels the report; compensations run and it ends CANCELLED. Same effect as cancelling the workflow. */
 export const cancelSignal = defineSignal<[reason?: string]>('cancel');
 
-// Retry policies and timeouts per step (the design's workflow table).
-const { callLlm } = proxyActivities<ReportActivities>({
-  startToCloseTimeout: '60 seconds',
+// Retry policies and timeouts per step (the design's workflow table). The LLM call runs on the
+// LLM task queue (its own slots, sized to the provider); the start-to-close covers waiting for
+// the provider's quota too, while each HTTP call is bounded by OPENAI_TIMEOUT_MS.
+const llmOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '15 seconds',
   retry: {
     maximumAttempts: 3,
@@ -40,7 +48,7 @@ const { callLlm } = proxyActivities<ReportActivities>({
     backoffCoefficient: 2,
     nonRetryableErrorTypes: [NON_RETRYABLE.invalidPrompt, NON_RETRYABLE.llmRejected],
   },
-});
+};
 const { createPdf } = proxyActivities<ReportActivities>({
   startToCloseTimeout: '30 seconds',
   heartbeatTimeout: '10 seconds',
@@ -52,11 +60,6 @@ const { createPdf } = proxyActivities<ReportActivities>({
   // Wait for a cancelled render to stop before compensating, so it cannot store a PDF afterwards.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
-const { storeReportMetadata } = proxyActivities<ReportActivities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { maximumAttempts: 3, initialInterval: '1 second' },
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-});
 const { sendNotification } = proxyActivities<ReportActivities>({
   startToCloseTimeout: '30 seconds',
   retry: {
@@ -65,11 +68,36 @@ const { sendNotification } = proxyActivities<ReportActivities>({
     nonRetryableErrorTypes: ['SmtpRejected'],
   },
 });
+// The database steps are short: as local activities they run in the worker that runs the
+// workflow, without a round trip through the server's task queues.
+const storeOptions: LocalActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '1 second' },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
 // Bookkeeping that must happen however the report ends: retried until it does.
-const { publishOutcome, deletePdf, markReportRolledBack } = proxyActivities<ReportActivities>({
+const bookkeepingOptions: LocalActivityOptions = {
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+};
+
+/**
+ * Histories recorded before the LLM queue and local database steps replay as they ran: the LLM
+ * call on the report's task queue, the database steps as ordinary activities.
+ */
+const CAPACITY_PATCH = 'llm-task-queue-and-local-database-steps';
+
+function reportActivities(taskQueue: string) {
+  const legacy = !patched(CAPACITY_PATCH);
+  const { callLlm } = proxyActivities<ReportActivities>(
+    legacy ? llmOptions : { ...llmOptions, taskQueue: llmTaskQueueFor(taskQueue) },
+  );
+  const proxy = legacy ? proxyActivities : proxyLocalActivities;
+  const { storeReportMetadata } = proxy<ReportActivities>(storeOptions);
+  const { publishOutcome, deletePdf, markReportRolledBack } =
+    proxy<ReportActivities>(bookkeepingOptions);
+  return { callLlm, storeReportMetadata, publishOutcome, deletePdf, markReportRolledBack };
+}
 
 function describeFailure(stage: Stage, error: unknown): ReportFailure {
   if (isCancellation(error))
@@ -88,6 +116,8 @@ function describeFailure(stage: Stage, error: unknown): ReportFailure {
  * reverse order, in a scope a cancel cannot interrupt, and the report ends FAILED or CANCELLED.
  */
 export async function GenerateReportWorkflow(request: ReportRequest): Promise<ReportResult> {
+  const { callLlm, storeReportMetadata, publishOutcome, deletePdf, markReportRolledBack } =
+    reportActivities(workflowInfo().taskQueue);
   const state: ReportProgress = {
     reportId: request.reportId,
     status: 'RUNNING',
