@@ -48,7 +48,11 @@ describe('request consumers that die or leave mid-flood', () => {
   }
 
   it('a consumer killed with SIGKILL mid-flood: a new one picks up, every request completes once', async () => {
-    const doomed = spawnTs('src/consumers/main.ts', configEnv(k.config, { LOG_LEVEL: 'info' }));
+    // Small slices, so that the kill lands between one slice's starts and the next slice.
+    const doomed = spawnTs(
+      'src/consumers/main.ts',
+      configEnv(k.config, { LOG_LEVEL: 'info', KAFKA_CONSUMER_MAX_IN_FLIGHT: '4' }),
+    );
     children.push(doomed);
     await doomed.waitFor('consumer started');
     const requests = Array.from({ length: 40 }, () => k.sampleRequest());

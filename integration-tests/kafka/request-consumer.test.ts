@@ -4,7 +4,7 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
 import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
 import { redriveDlq } from '../../src/consumers/redrive-dlq';
-import { Inbox, type InboxEntryInput, type InboxOutcome } from '../../src/storage/inbox';
+import { Inbox, type InboxEntryInput, type InboxVerdict } from '../../src/storage/inbox';
 import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
 import { mailTo } from '../support/maildev';
 import { testEndpoints, uniqueName } from '../support/stack-env';
@@ -251,9 +251,9 @@ describe('re-driving the DLQ after a fix', () => {
 /** An inbox whose database is unreachable for its first few calls. */
 class UnreachableForAWhile extends Inbox {
   failuresLeft = 3;
-  override async record(entry: InboxEntryInput): Promise<InboxOutcome> {
+  override async recordAll(entries: readonly InboxEntryInput[]): Promise<InboxVerdict[]> {
     if (this.failuresLeft-- > 0) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
-    return super.record(entry);
+    return super.recordAll(entries);
   }
 }
 

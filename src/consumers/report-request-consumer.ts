@@ -6,10 +6,19 @@ import {
   type SchemaRegistry,
 } from '@kafkajs/confluent-schema-registry';
 import type { Client } from '@temporalio/client';
-import type { Admin, Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
+import type { ReportRequest } from '../domain/report';
 import { reportIdFor, workflowIdFor } from '../domain/ids';
 import {
   RequestRejectedError,
@@ -17,7 +26,7 @@ import {
   type RejectionReason,
 } from '../domain/request-validation';
 import type { ServiceMetrics } from '../observability/metrics';
-import type { Inbox } from '../storage/inbox';
+import type { Inbox, InboxVerdict } from '../storage/inbox';
 import { startReport } from '../temporal/start-report';
 
 const REQUEST_SCHEMA_NAME = 'reportpipeline.events.ReportRequested';
@@ -38,6 +47,7 @@ export interface RequestConsumerDeps {
     Config,
     | 'KAFKA_CONSUMER_GROUP'
     | 'KAFKA_CONSUMER_CONCURRENCY'
+    | 'KAFKA_CONSUMER_MAX_IN_FLIGHT'
     | 'TOPIC_REPORTS_REQUESTED'
     | 'TOPIC_REPORTS_REQUESTED_DLQ'
     | 'TEMPORAL_TASK_QUEUE'
@@ -46,6 +56,12 @@ export interface RequestConsumerDeps {
 }
 
 /** What the consumer has done since it started; logged at shutdown, read by tests. */
+const idsOf = (request: { idempotencyKey: string }) => ({
+  idempotencyKey: request.idempotencyKey,
+  workflowId: workflowIdFor(request.idempotencyKey),
+  reportId: reportIdFor(request.idempotencyKey),
+});
+
 export interface ConsumerStats {
   started: number;
   duplicates: number;
@@ -55,12 +71,13 @@ export interface ConsumerStats {
 }
 
 /**
- * Reads report requests and turns each into exactly one workflow. Its offset moves only after
- * the start (or "already started") is acknowledged or the record is dead-lettered, so a crash
+ * Reads report requests and turns each into exactly one workflow. A partition's fetched batch
+ * is taken in slices of KAFKA_CONSUMER_MAX_IN_FLIGHT records: one inbox round trip for the
+ * slice, then its starts in parallel. Offsets move only up to the highest record below which
+ * every start (or "already started") is acknowledged or every record dead-lettered, so a crash
  * re-reads rather than loses. Outages of PostgreSQL, Temporal or the registry hold the
- * partition and retry with backoff; nothing is skipped. A partition handles one record at a
- * time and at most KAFKA_CONSUMER_CONCURRENCY partitions run at once, which bounds the starts
- * in flight: fetching waits while they are busy.
+ * partition and retry with backoff; nothing is skipped. At most KAFKA_CONSUMER_CONCURRENCY
+ * partitions run at once.
  */
 export class ReportRequestConsumer {
   readonly stats: ConsumerStats = {
@@ -104,11 +121,8 @@ export class ReportRequestConsumer {
     await this.consumer.subscribe({ topic: config.TOPIC_REPORTS_REQUESTED, fromBeginning: true });
     await this.consumer.run({
       partitionsConsumedConcurrently: config.KAFKA_CONSUMER_CONCURRENCY,
-      eachMessage: async (payload) => {
-        await this.handle(payload.topic, payload.partition, payload.message, () =>
-          payload.heartbeat(),
-        );
-      },
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
     });
     this.started = true;
   }
@@ -122,73 +136,171 @@ export class ReportRequestConsumer {
     this.deps.logger.info({ stats: this.stats }, 'request consumer stopped');
   }
 
-  private async handle(
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const heartbeat = () => payload.heartbeat();
+    const resolveOffset = (offset: string) => payload.resolveOffset(offset);
+    const size = this.deps.config.KAFKA_CONSUMER_MAX_IN_FLIGHT;
+    for (let from = 0; from < batch.messages.length; from += size) {
+      if (!payload.isRunning() || payload.isStale() || this.stopping) break;
+      const slice = batch.messages.slice(from, from + size);
+      try {
+        await this.handleSlice(batch.topic, batch.partition, slice, heartbeat, resolveOffset);
+      } finally {
+        // What was acknowledged is committed even when the slice stopped half-way.
+        await payload.commitOffsetsIfNecessary();
+      }
+      await heartbeat();
+    }
+  }
+
+  /**
+   * Decodes and validates a slice, records it in the inbox in one go, then starts, acknowledges
+   * or dead-letters each record; each offset is resolved once it and every one before it is done.
+   */
+  private async handleSlice(
     topic: string,
     partition: number,
-    message: KafkaMessage,
+    messages: KafkaMessage[],
+    heartbeat: () => Promise<void>,
+    resolveOffset: (offset: string) => void,
+  ): Promise<void> {
+    const done = messages.map(() => false);
+    let next = 0;
+    const acknowledge = (index: number): void => {
+      done[index] = true;
+      while (next < messages.length && done[next]) resolveOffset(messages[next++]!.offset);
+    };
+
+    const admitted = await Promise.all(
+      messages.map(async (message) => {
+        try {
+          const decoded = await this.withRetry('decode', heartbeat, () =>
+            this.decode(message.value),
+          );
+          return validateRequest(
+            decoded,
+            { promptMaxChars: this.deps.config.PROMPT_MAX_CHARS },
+            'kafka',
+          );
+        } catch (error: unknown) {
+          if (error instanceof RequestRejectedError) return error;
+          throw error;
+        }
+      }),
+    );
+    const valid = admitted.flatMap((a, index) =>
+      a instanceof RequestRejectedError ? [] : [index],
+    );
+    const verdictList = await this.withRetry('inbox', heartbeat, () =>
+      this.deps.inbox.recordAll(
+        valid.map((index) => {
+          const { request, payloadHash } = admitted[index] as Exclude<
+            (typeof admitted)[number],
+            RequestRejectedError
+          >;
+          return { ...idsOf(request), payloadHash, source: 'kafka' };
+        }),
+      ),
+    );
+    const verdicts = new Map<number, InboxVerdict>(
+      valid.map((index, i) => [index, verdictList[i]!]),
+    );
+
+    // One start per key in the slice; later copies of a key wait for it.
+    const starts = new Map<string, Promise<void>>();
+    const started: string[] = [];
+    const startOnce = (request: Omit<ReportRequest, 'reportId'>): Promise<void> => {
+      let start = starts.get(request.idempotencyKey);
+      if (!start) {
+        start = this.startWorkflow(request, heartbeat).then(() => {
+          started.push(request.idempotencyKey);
+        });
+        starts.set(request.idempotencyKey, start);
+      }
+      return start;
+    };
+
+    await Promise.all(
+      messages.map(async (message, index) => {
+        const where = { topic, partition, offset: message.offset };
+        const item = admitted[index]!;
+        const verdict = verdicts.get(index);
+        if (item instanceof RequestRejectedError || !verdict) {
+          await this.reject(where, message, item as RequestRejectedError, heartbeat);
+          return acknowledge(index);
+        }
+        const { request } = item;
+        const ids = idsOf(request);
+        if (verdict.outcome === 'conflict') {
+          this.stats.conflicts += 1;
+          this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'conflict' });
+          const conflict = new RequestRejectedError(
+            'idempotency-key-conflict',
+            `idempotency key ${request.idempotencyKey} was first used for a different request`,
+          );
+          await this.reject(where, message, conflict, heartbeat);
+          return acknowledge(index);
+        }
+        // A copy of a request whose start Temporal acknowledged needs nothing more. Any other
+        // copy is started too: the first may have been recorded and then lost to a crash before
+        // its start; the start policy makes a second start return the first.
+        if (verdict.outcome === 'new' || !verdict.started) await startOnce(request);
+        const metrics = this.deps.metrics?.service;
+        metrics?.workflowStarts.inc({
+          source: 'kafka',
+          result: verdict.outcome === 'new' ? 'created' : 'existing',
+        });
+        metrics?.requestsConsumed.inc({
+          outcome: verdict.outcome === 'new' ? 'started' : 'duplicate',
+        });
+        if (verdict.outcome === 'duplicate') this.stats.duplicates += 1;
+        else this.stats.started += 1;
+        this.deps.logger.info(
+          { ...where, ...ids, outcome: verdict.outcome },
+          verdict.outcome === 'new' ? 'report started' : 'duplicate request acknowledged',
+        );
+        acknowledge(index);
+      }),
+    );
+    // Only saves later copies a round trip to Temporal, so a failure here costs nothing.
+    await this.deps.inbox.markStarted(started).catch((error: unknown) => {
+      this.deps.logger.warn({ error: String(error) }, 'could not note acknowledged starts');
+    });
+  }
+
+  private async startWorkflow(
+    request: Omit<ReportRequest, 'reportId'>,
     heartbeat: () => Promise<void>,
   ): Promise<void> {
-    const where = { topic, partition, offset: message.offset };
-    let decoded: unknown;
+    const metrics = this.deps.metrics?.service;
+    metrics?.startsInFlight.inc({ source: 'kafka' });
     try {
-      decoded = await this.withRetry('decode', heartbeat, () => this.decode(message.value));
-      const { request, payloadHash } = validateRequest(
-        decoded,
-        { promptMaxChars: this.deps.config.PROMPT_MAX_CHARS },
-        'kafka',
+      await this.withRetry('temporal', heartbeat, () =>
+        startReport(this.deps.temporal, this.deps.config.TEMPORAL_TASK_QUEUE, request),
       );
-      const ids = {
-        idempotencyKey: request.idempotencyKey,
-        workflowId: workflowIdFor(request.idempotencyKey),
-        reportId: reportIdFor(request.idempotencyKey),
-      };
-      const outcome = await this.withRetry('inbox', heartbeat, () =>
-        this.deps.inbox.record({ ...ids, payloadHash, source: 'kafka' }),
-      );
-      if (outcome === 'conflict') {
-        this.stats.conflicts += 1;
-        this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'conflict' });
-        throw new RequestRejectedError(
-          'idempotency-key-conflict',
-          `idempotency key ${request.idempotencyKey} was first used for a different request`,
-        );
-      }
-      // A duplicate is started too: the first copy may have been recorded and then lost to a
-      // crash before its start. The start policy makes a second start return the first.
-      const metrics = this.deps.metrics?.service;
-      metrics?.startsInFlight.inc({ source: 'kafka' });
-      try {
-        await this.withRetry('temporal', heartbeat, () =>
-          startReport(this.deps.temporal, this.deps.config.TEMPORAL_TASK_QUEUE, request),
-        );
-      } finally {
-        metrics?.startsInFlight.dec({ source: 'kafka' });
-      }
-      metrics?.workflowStarts.inc({
-        source: 'kafka',
-        result: outcome === 'new' ? 'created' : 'existing',
-      });
-      metrics?.requestsConsumed.inc({ outcome: outcome === 'new' ? 'started' : 'duplicate' });
-      if (outcome === 'duplicate') this.stats.duplicates += 1;
-      else this.stats.started += 1;
-      this.deps.logger.info(
-        { ...where, ...ids, outcome },
-        outcome === 'new' ? 'report started' : 'duplicate request acknowledged',
-      );
-    } catch (error: unknown) {
-      if (!(error instanceof RequestRejectedError)) throw error;
-      await this.withRetry('dlq', heartbeat, () =>
-        this.deadLetter(topic, partition, message, error),
-      );
-      this.stats.deadLettered[error.reason] = (this.stats.deadLettered[error.reason] ?? 0) + 1;
-      this.deps.metrics?.service.requestsDeadLettered.inc({ reason: error.reason });
-      if (error.reason !== 'idempotency-key-conflict')
-        this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'dead_lettered' });
-      this.deps.logger.warn(
-        { ...where, reason: error.reason, error: error.message },
-        'request dead-lettered',
-      );
+    } finally {
+      metrics?.startsInFlight.dec({ source: 'kafka' });
     }
+  }
+
+  private async reject(
+    where: { topic: string; partition: number; offset: string },
+    message: KafkaMessage,
+    error: RequestRejectedError,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    await this.withRetry('dlq', heartbeat, () =>
+      this.deadLetter(where.topic, where.partition, message, error),
+    );
+    this.stats.deadLettered[error.reason] = (this.stats.deadLettered[error.reason] ?? 0) + 1;
+    this.deps.metrics?.service.requestsDeadLettered.inc({ reason: error.reason });
+    if (error.reason !== 'idempotency-key-conflict')
+      this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'dead_lettered' });
+    this.deps.logger.warn(
+      { ...where, reason: error.reason, error: error.message },
+      'request dead-lettered',
+    );
   }
 
   /**

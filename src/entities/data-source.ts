@@ -6,6 +6,7 @@ import { InboxEntry } from './inbox-entry';
 import { CreateReportTables1763740000000 } from './migrations/1763740000000-create-report-tables';
 import { AddOutboxPublishError1763750000000 } from './migrations/1763750000000-add-outbox-publish-error';
 import { CreateInbox1763760000000 } from './migrations/1763760000000-create-inbox';
+import { AddInboxStartedAt1763770000000 } from './migrations/1763770000000-add-inbox-started-at';
 import { OutboxEvent } from './outbox-event';
 import { Report } from './report';
 import { ReportFile } from './report-file';
@@ -15,6 +16,7 @@ export const migrations = [
   CreateReportTables1763740000000,
   AddOutboxPublishError1763750000000,
   CreateInbox1763760000000,
+  AddInboxStartedAt1763770000000,
 ];
 
 /** The schema is owned by migrations (`npm run migrate`); TypeORM never synchronizes it. */

@@ -29,4 +29,8 @@ export class InboxEntry {
 
   @Column({ name: 'last_seen_at', type: 'timestamptz' })
   lastSeenAt!: Date;
+
+  /** When the workflow start was acknowledged; null until then. */
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt!: Date | null;
 }
