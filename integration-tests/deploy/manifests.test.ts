@@ -6,8 +6,10 @@ import { before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { configSchema, loadConfig } from '../../src/config/config';
+import { llmTaskQueueFor } from '../../src/domain/task-queues';
 import { createServiceMetrics } from '../../src/observability/metrics';
 import { kustomizeCli } from '../../stack/provision';
+import { topics as stackTopics } from '../../stack/services';
 
 /** Offline checks of the deployment files: nothing here needs a cluster or a Docker engine. */
 
@@ -24,6 +26,7 @@ interface Container {
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   env?: {
     name: string;
+    value?: string;
     valueFrom?: {
       configMapKeyRef?: { name: string; key: string };
       secretKeyRef?: { name: string; key: string };
@@ -40,9 +43,27 @@ interface PodSpec {
 
 type Model = new (data: never) => { validate(): void };
 
+interface ScaleTrigger {
+  type: string;
+  name?: string;
+  metadata: Record<string, string>;
+}
+interface ScaledObjectSpec {
+  scaleTargetRef: {
+    apiVersion?: string;
+    kind?: string;
+    name: string;
+    envSourceContainerName?: string;
+  };
+  minReplicaCount?: number;
+  maxReplicaCount?: number;
+  triggers: ScaleTrigger[];
+  [key: string]: unknown;
+}
+
 /** The schema classes, from packages that ship the Kubernetes OpenAPI schemas (ES modules). */
 async function loadModels(): Promise<Record<string, Model>> {
-  const [apps, autoscaling, batch, core, networking, policy, monitoring] = await Promise.all([
+  const [apps, autoscaling, batch, core, networking, policy, monitoring, keda] = await Promise.all([
     import('kubernetes-models/apps/v1'),
     import('kubernetes-models/autoscaling/v2'),
     import('kubernetes-models/batch/v1'),
@@ -50,6 +71,7 @@ async function loadModels(): Promise<Record<string, Model>> {
     import('kubernetes-models/networking.k8s.io/v1'),
     import('kubernetes-models/policy/v1'),
     import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
+    import('@kubernetes-models/keda/keda.sh/v1alpha1'),
   ]);
   return {
     'apps/v1/Deployment': apps.Deployment as unknown as Model,
@@ -63,6 +85,7 @@ async function loadModels(): Promise<Record<string, Model>> {
     'networking.k8s.io/v1/Ingress': networking.Ingress as unknown as Model,
     'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget as unknown as Model,
     'monitoring.coreos.com/v1/ServiceMonitor': monitoring.ServiceMonitor as unknown as Model,
+    'keda.sh/v1alpha1/ScaledObject': keda.ScaledObject as unknown as Model,
   };
 }
 
@@ -115,6 +138,251 @@ function dockerfile(): { entrypoint: string[]; exposed: number[]; copies: string
 /** `dist/http/main.js` is built from `src/http/main.ts`. */
 function sourceOf(entry: string): string {
   return join(root, entry.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
+}
+
+/**
+ * Keys KEDA (2.17+) reads, from its scalers' sources: the schema types trigger metadata only as
+ * strings and lets unknown keys through, and KEDA ignores a misspelled key (falling back to its
+ * default) instead of rejecting it.
+ */
+const scaledObjectSpecKeys = new Set([
+  'scaleTargetRef',
+  'pollingInterval',
+  'initialCooldownPeriod',
+  'cooldownPeriod',
+  'idleReplicaCount',
+  'minReplicaCount',
+  'maxReplicaCount',
+  'fallback',
+  'advanced',
+  'triggers',
+]);
+const withFromEnv = (keys: string[]): string[] => keys.flatMap((k) => [k, `${k}FromEnv`]);
+const triggerMetadataKeys: Record<string, Set<string>> = {
+  temporal: new Set([
+    ...withFromEnv(['endpoint', 'namespace', 'taskQueue', 'buildId']),
+    ...withFromEnv(['workerDeploymentName', 'workerDeploymentBuildId']),
+    'targetQueueSize',
+    'activationTargetQueueSize',
+    'queueTypes',
+    'selectAllActive',
+    'selectUnversioned',
+    'minConnectTimeout',
+    'unsafeSsl',
+    'tlsServerName',
+    'apiKeyFromEnv',
+  ]),
+  kafka: new Set([
+    ...withFromEnv(['bootstrapServers', 'consumerGroup', 'topic']),
+    'lagThreshold',
+    'activationLagThreshold',
+    'offsetResetPolicy',
+    'allowIdleConsumers',
+    'scaleToZeroOnInvalidOffset',
+    'excludePersistentLag',
+    'limitToPartitionsWithLag',
+    'ensureEvenDistributionOfPartitions',
+    'version',
+    'partitionLimitation',
+    'sasl',
+    'saslTokenProvider',
+    'tls',
+    'unsafeSsl',
+    'awsRegion',
+  ]),
+};
+
+/** What the schema check cannot see: unknown spec keys, trigger types and metadata keys. */
+function scaledObjectProblems(doc: Doc): string[] {
+  const spec = doc.spec as ScaledObjectSpec;
+  const problems = Object.keys(spec)
+    .filter((key) => !scaledObjectSpecKeys.has(key))
+    .map((key) => `spec.${key} is not a ScaledObject field`);
+  for (const trigger of spec.triggers) {
+    const known = triggerMetadataKeys[trigger.type];
+    if (!known) {
+      problems.push(`trigger type ${trigger.type} is not checked here`);
+      continue;
+    }
+    for (const key of Object.keys(trigger.metadata))
+      if (!known.has(key)) problems.push(`${trigger.type} trigger: unknown metadata ${key}`);
+  }
+  return problems;
+}
+
+/** The scaled Deployment; KEDA defaults the kind to an apps/v1 Deployment. */
+function scaleTarget(doc: Doc): { kind: string; name: string } {
+  const ref = (doc.spec as ScaledObjectSpec | { scaleTargetRef: ScaledObjectSpec['scaleTargetRef'] })
+    .scaleTargetRef;
+  return { kind: ref.kind ?? 'Deployment', name: ref.name };
+}
+
+/**
+ * The environment KEDA resolves `*FromEnv` against: the target's container (the first unless
+ * envSourceContainerName names one), its envFrom ConfigMaps and Secrets, then its env values.
+ */
+function targetEnv(docs: Doc[], target: Doc, containerName?: string): Record<string, string> {
+  const containers = podSpec(target).containers;
+  const container = containerName
+    ? containers.find((c) => c.name === containerName)
+    : containers[0];
+  assert.ok(container, `${target.metadata.name} has the container KEDA reads`);
+  const env: Record<string, string> = {};
+  const named = (kind: string, name: string) =>
+    docs.find((d) => d.kind === kind && d.metadata.name === name);
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef) {
+      const map = named('ConfigMap', source.configMapRef.name);
+      assert.ok(map, `ConfigMap ${source.configMapRef.name} exists`);
+      Object.assign(env, map.data);
+    }
+    if (source.secretRef) {
+      const secret = named('Secret', source.secretRef.name);
+      assert.ok(secret, `Secret ${source.secretRef.name} exists`);
+      for (const [k, v] of Object.entries((secret.data ?? {}) as Record<string, string>))
+        env[k] = Buffer.from(v, 'base64').toString();
+      Object.assign(env, secret.stringData);
+    }
+  }
+  for (const variable of container.env ?? [])
+    if (variable.value !== undefined) env[variable.name] = variable.value;
+  return env;
+}
+
+/** A trigger setting as KEDA reads it: the metadata value first, else the `<key>FromEnv` variable. */
+function triggerSetting(
+  trigger: ScaleTrigger,
+  key: string,
+  env: Record<string, string>,
+): string | undefined {
+  const fromEnv = trigger.metadata[`${key}FromEnv`];
+  return trigger.metadata[key] ?? (fromEnv === undefined ? undefined : env[fromEnv]);
+}
+
+function positiveInteger(value: string | undefined, what: string): number {
+  assert.match(value ?? '', /^[1-9]\d*$/, `${what} is a positive integer`);
+  return Number(value);
+}
+
+const requestConsumerSource = join(root, 'src', 'consumers', 'report-request-consumer.ts');
+
+/**
+ * The worker and the request consumer scale on their backlog (KEDA), the API on CPU (an HPA),
+ * and every scaler measures what the pods use. Returns what KEDA would dial, for the overlays.
+ */
+function assertBacklogScaling(docs: Doc[]): { temporal: string; kafka: string } {
+  const byEntry = (entry: string): Doc => {
+    const found = docs.find(
+      (d) => d.kind === 'Deployment' && podSpec(d).containers[0]?.args?.[0] === entry,
+    );
+    assert.ok(found, `the Deployment running ${entry}`);
+    return found;
+  };
+  const worker = byEntry('dist/worker/main.js');
+  const consumer = byEntry('dist/consumers/main.js');
+  const api = byEntry('dist/http/main.js');
+  const scaledObjects = docs.filter((d) => d.kind === 'ScaledObject');
+  const hpas = docs.filter((d) => d.kind === 'HorizontalPodAutoscaler');
+  const targeting = (list: Doc[], deployment: Doc) =>
+    list.filter((d) => {
+      const target = scaleTarget(d);
+      return target.kind === 'Deployment' && target.name === deployment.metadata.name;
+    });
+
+  for (const so of scaledObjects) {
+    assert.deepEqual(scaledObjectProblems(so), [], `ScaledObject/${so.metadata.name}`);
+    const target = scaleTarget(so);
+    assert.ok(
+      docs.some((d) => d.kind === target.kind && d.metadata.name === target.name),
+      `${so.metadata.name} scales an existing ${target.kind}`,
+    );
+  }
+  // KEDA refuses to scale a target that another HPA already scales; two HPAs would fight.
+  for (const deployment of docs.filter((d) => d.kind === 'Deployment'))
+    assert.ok(
+      targeting([...scaledObjects, ...hpas], deployment).length <= 1,
+      `${deployment.metadata.name} has one autoscaler at most`,
+    );
+
+  const keda = (deployment: Doc) => {
+    assert.equal(targeting(hpas, deployment).length, 0, `no HPA of ours scales ${deployment.metadata.name}`);
+    const [so, ...others] = targeting(scaledObjects, deployment);
+    assert.ok(so && others.length === 0, `one ScaledObject scales ${deployment.metadata.name}`);
+    const spec = so.spec as ScaledObjectSpec;
+    const min = spec.minReplicaCount ?? 0;
+    const max = spec.maxReplicaCount ?? 100;
+    assert.ok(min >= 1, `${so.metadata.name}: no scaling to zero, requests keep flowing`);
+    assert.ok(max >= min, `${so.metadata.name}: maxReplicaCount >= minReplicaCount`);
+    // With the PodDisruptionBudget keeping minAvailable, one more pod lets a node drain.
+    const labels = (deployment.spec as { template: { metadata: { labels: Record<string, string> } } })
+      .template.metadata.labels;
+    const pdb = docs.find(
+      (d) =>
+        d.kind === 'PodDisruptionBudget' &&
+        Object.entries(
+          (d.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels,
+        ).every(([k, v]) => labels[k] === v),
+    );
+    const minAvailable = (pdb?.spec as { minAvailable?: number } | undefined)?.minAvailable;
+    assert.equal(minAvailable, 1, `${deployment.metadata.name} PDB`);
+    assert.ok(min > minAvailable, `${so.metadata.name}: a pod can always be evicted`);
+    const env = targetEnv(docs, deployment, spec.scaleTargetRef.envSourceContainerName);
+    return { so, spec, env, max };
+  };
+
+  // The worker: one temporal trigger per task queue its process polls.
+  const w = keda(worker);
+  assert.ok(w.spec.triggers.every((t) => t.type === 'temporal'), 'the worker scales on Temporal');
+  const reportQueue = w.env.TEMPORAL_TASK_QUEUE;
+  assert.ok(reportQueue, 'the worker is given TEMPORAL_TASK_QUEUE');
+  const llmQueue = llmTaskQueueFor(reportQueue);
+  const queues = w.spec.triggers.map((t) => triggerSetting(t, 'taskQueue', w.env));
+  assert.deepEqual(queues.sort(), [reportQueue, llmQueue].sort(), 'both task queues, once each');
+  for (const trigger of w.spec.triggers) {
+    const queue = triggerSetting(trigger, 'taskQueue', w.env)!;
+    assert.equal(triggerSetting(trigger, 'endpoint', w.env), w.env.TEMPORAL_ADDRESS, queue);
+    assert.equal(triggerSetting(trigger, 'namespace', w.env), w.env.TEMPORAL_NAMESPACE, queue);
+    positiveInteger(trigger.metadata.targetQueueSize, `${queue} targetQueueSize`);
+    const types = (trigger.metadata.queueTypes ?? '').split(',');
+    assert.ok(
+      types.every((t) => ['workflow', 'activity', 'nexus'].includes(t)),
+      `${queue} queueTypes`,
+    );
+    // The report queue holds workflows and activities; the LLM queue only the LLM activity.
+    const expected = queue === reportQueue ? ['activity', 'workflow'] : ['activity'];
+    assert.deepEqual(types.sort(), expected, `${queue} counts the tasks it holds`);
+  }
+
+  // The request consumer: the lag of its group on the request topic.
+  const c = keda(consumer);
+  const [kafka, ...otherTriggers] = c.spec.triggers;
+  assert.ok(kafka?.type === 'kafka' && otherTriggers.length === 0, 'one kafka trigger');
+  assert.equal(triggerSetting(kafka, 'topic', c.env), c.env.TOPIC_REPORTS_REQUESTED);
+  assert.equal(triggerSetting(kafka, 'consumerGroup', c.env), c.env.KAFKA_CONSUMER_GROUP);
+  assert.equal(triggerSetting(kafka, 'bootstrapServers', c.env), c.env.KAFKA_BROKERS);
+  positiveInteger(kafka.metadata.lagThreshold, 'lagThreshold');
+  // A group without offsets starts where the consumer does.
+  const fromBeginning = /fromBeginning:\s*true/.test(readFileSync(requestConsumerSource, 'utf8'));
+  assert.equal(kafka.metadata.offsetResetPolicy, fromBeginning ? 'earliest' : 'latest');
+  const partitions = stackTopics.find((t) => t.name === c.env.TOPIC_REPORTS_REQUESTED)?.partitions;
+  assert.ok(partitions, 'the stack creates the request topic');
+  assert.notEqual(kafka.metadata.allowIdleConsumers, 'true', 'no idle consumers');
+  assert.ok(c.max <= partitions, `at most one consumer per partition (${partitions})`);
+
+  // The API keeps its CPU HPA.
+  assert.equal(targeting(scaledObjects, api).length, 0, 'the API is not scaled by KEDA');
+  const [apiHpa] = targeting(hpas, api);
+  const metrics = (apiHpa?.spec as { metrics?: { type: string; resource?: { name: string } }[] })
+    ?.metrics;
+  assert.ok(
+    metrics?.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'),
+    'the API scales on CPU',
+  );
+
+  return {
+    temporal: triggerSetting(w.spec.triggers[0]!, 'endpoint', w.env)!,
+    kafka: triggerSetting(kafka, 'bootstrapServers', c.env)!,
+  };
 }
 
 describe('Kubernetes manifests (offline)', () => {

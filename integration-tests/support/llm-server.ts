@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 
 export type LlmBehaviour =
   | { mode: 'ok'; latencyMs?: number }
-  | { mode: 'rate-limit'; retryAfterSeconds: number }
+  | { mode: 'rate-limit'; retryAfterSeconds: number; retryAfterMs?: number }
   | { mode: 'server-error' }
   | { mode: 'hang' }
   | { mode: 'context-length' };
@@ -82,6 +82,9 @@ export function deterministicReport(prompt: string): string {
 export class LlmServerState {
   private script: ScriptedBehaviour[] = [];
   readonly served: ServedRequest[] = [];
+  /** Chat completions being answered now, and the most there have been at once since reset. */
+  inFlight = 0;
+  maxInFlight = 0;
   private readonly hanging = new Set<ServerResponse>();
 
   push(entry: ScriptedBehaviour): void {
@@ -91,6 +94,7 @@ export class LlmServerState {
   reset(): void {
     this.script = [];
     this.served.length = 0;
+    this.maxInFlight = this.inFlight;
     for (const res of this.hanging) res.destroy();
     this.hanging.clear();
   }
@@ -208,6 +212,10 @@ async function chatCompletions(
     case 'rate-limit':
       openAiError(res, 429, 'requests', 'rate_limit_exceeded', 'Rate limit reached; retry later.', {
         'retry-after': String(behaviour.retryAfterSeconds),
+        // OpenAI's finer-grained hint, which the openai package and the service prefer.
+        ...(behaviour.retryAfterMs !== undefined
+          ? { 'retry-after-ms': String(behaviour.retryAfterMs) }
+          : {}),
       });
       return;
     case 'server-error':
@@ -310,6 +318,10 @@ async function control(
     sendJson(res, 200, state.served);
     return;
   }
+  if (req.method === 'GET' && path === '/__control/stats') {
+    sendJson(res, 200, { inFlight: state.inFlight, maxInFlight: state.maxInFlight });
+    return;
+  }
   sendJson(res, 404, { error: 'unknown control endpoint' });
 }
 
@@ -336,8 +348,14 @@ export async function startLlmServer(
           data: [{ id: 'local-deterministic', object: 'model', owned_by: 'local' }],
         });
       }
-      if (req.method === 'POST' && path === '/v1/chat/completions')
+      if (req.method === 'POST' && path === '/v1/chat/completions') {
+        state.inFlight += 1;
+        state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+        res.once('close', () => {
+          state.inFlight -= 1;
+        });
         return chatCompletions(state, req, res);
+      }
       openAiError(
         res,
         404,

@@ -127,6 +127,8 @@ export class LlmAdmission {
         this.holdFor(retryAfterMs ?? this.defaultBackoffMs);
         this.probing = true;
         this.rateLimitedCalls += 1;
+        // Waiters asleep on an earlier, longer timer look again and wait for the new hold.
+        this.wakeAll();
       },
       failed: () => {
         // A probe that failed otherwise says nothing about the quota: let the next one try.
