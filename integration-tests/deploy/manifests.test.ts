@@ -210,10 +210,9 @@ function scaledObjectProblems(doc: Doc): string[] {
   return problems;
 }
 
-/** The scaled Deployment; KEDA defaults the kind to an apps/v1 Deployment. */
+/** What a ScaledObject or an HPA scales; KEDA defaults the kind to an apps/v1 Deployment. */
 function scaleTarget(doc: Doc): { kind: string; name: string } {
-  const ref = (doc.spec as ScaledObjectSpec | { scaleTargetRef: ScaledObjectSpec['scaleTargetRef'] })
-    .scaleTargetRef;
+  const ref = (doc.spec as { scaleTargetRef: { kind?: string; name: string } }).scaleTargetRef;
   return { kind: ref.kind ?? 'Deployment', name: ref.name };
 }
 
@@ -305,7 +304,11 @@ function assertBacklogScaling(docs: Doc[]): { temporal: string; kafka: string } 
     );
 
   const keda = (deployment: Doc) => {
-    assert.equal(targeting(hpas, deployment).length, 0, `no HPA of ours scales ${deployment.metadata.name}`);
+    assert.equal(
+      targeting(hpas, deployment).length,
+      0,
+      `no HPA of ours scales ${deployment.metadata.name}`,
+    );
     const [so, ...others] = targeting(scaledObjects, deployment);
     assert.ok(so && others.length === 0, `one ScaledObject scales ${deployment.metadata.name}`);
     const spec = so.spec as ScaledObjectSpec;
@@ -314,8 +317,9 @@ function assertBacklogScaling(docs: Doc[]): { temporal: string; kafka: string } 
     assert.ok(min >= 1, `${so.metadata.name}: no scaling to zero, requests keep flowing`);
     assert.ok(max >= min, `${so.metadata.name}: maxReplicaCount >= minReplicaCount`);
     // With the PodDisruptionBudget keeping minAvailable, one more pod lets a node drain.
-    const labels = (deployment.spec as { template: { metadata: { labels: Record<string, string> } } })
-      .template.metadata.labels;
+    const labels = (
+      deployment.spec as { template: { metadata: { labels: Record<string, string> } } }
+    ).template.metadata.labels;
     const pdb = docs.find(
       (d) =>
         d.kind === 'PodDisruptionBudget' &&
@@ -332,7 +336,10 @@ function assertBacklogScaling(docs: Doc[]): { temporal: string; kafka: string } 
 
   // The worker: one temporal trigger per task queue its process polls.
   const w = keda(worker);
-  assert.ok(w.spec.triggers.every((t) => t.type === 'temporal'), 'the worker scales on Temporal');
+  assert.ok(
+    w.spec.triggers.every((t) => t.type === 'temporal'),
+    'the worker scales on Temporal',
+  );
   const reportQueue = w.env.TEMPORAL_TASK_QUEUE;
   assert.ok(reportQueue, 'the worker is given TEMPORAL_TASK_QUEUE');
   const llmQueue = llmTaskQueueFor(reportQueue);
@@ -349,7 +356,7 @@ function assertBacklogScaling(docs: Doc[]): { temporal: string; kafka: string } 
       `${queue} queueTypes`,
     );
     // The report queue holds workflows and activities; the LLM queue only the LLM activity.
-    const expected = queue === reportQueue ? ['activity', 'workflow'] : ['activity'];
+    const expected: string[] = queue === reportQueue ? ['activity', 'workflow'] : ['activity'];
     assert.deepEqual(types.sort(), expected, `${queue} counts the tasks it holds`);
   }
 
@@ -408,7 +415,9 @@ describe('Kubernetes manifests (offline)', () => {
       assert.ok(kinds.includes(kind), kind);
     assert.equal(kinds.filter((k) => k === 'Deployment').length, 3);
     assert.equal(kinds.filter((k) => k === 'PodDisruptionBudget').length, 3);
-    assert.equal(kinds.filter((k) => k === 'HorizontalPodAutoscaler').length, 2);
+    // The API's; the worker and the consumer scale with KEDA (which creates their HPAs).
+    assert.equal(kinds.filter((k) => k === 'HorizontalPodAutoscaler').length, 1);
+    assert.equal(kinds.filter((k) => k === 'ScaledObject').length, 2);
   });
 
   it('a deliberately broken Deployment fails the schema check', () => {
@@ -416,6 +425,95 @@ describe('Kubernetes manifests (offline)', () => {
     (deployment.spec as { replicas: unknown }).replicas = 'two';
     const Deployment = models['apps/v1/Deployment']!;
     assert.throws(() => new Deployment(deployment as never).validate());
+  });
+
+  it('a deliberately broken ScaledObject fails the schema check', () => {
+    const ScaledObject = models['keda.sh/v1alpha1/ScaledObject']!;
+    const scaledObject = structuredClone(resources.find((d) => d.kind === 'ScaledObject')!);
+    assert.doesNotThrow(() => new ScaledObject(scaledObject as never).validate());
+    // An unquoted number in YAML: KEDA's CRD takes trigger metadata as strings only.
+    const trigger = (scaledObject.spec as ScaledObjectSpec).triggers[0]!;
+    (trigger.metadata as Record<string, unknown>).targetQueueSize = 10;
+    assert.throws(() => new ScaledObject(scaledObject as never).validate(), /must be string/);
+    const noTriggers = structuredClone(scaledObject);
+    delete (noTriggers.spec as Partial<ScaledObjectSpec>).triggers;
+    assert.throws(() => new ScaledObject(noTriggers as never).validate(), /triggers/);
+  });
+
+  it('a misspelled ScaledObject setting, which the schema lets through, is caught', () => {
+    const ScaledObject = models['keda.sh/v1alpha1/ScaledObject']!;
+    const consumer = resources.find(
+      (d) =>
+        d.kind === 'ScaledObject' &&
+        (d.spec as ScaledObjectSpec).triggers.some((t) => t.type === 'kafka'),
+    )!;
+    assert.deepEqual(scaledObjectProblems(consumer), []);
+    const broken = structuredClone(consumer);
+    const spec = broken.spec as ScaledObjectSpec;
+    // KEDA would scale on its default lag of 10 and ignore the HPA-style field.
+    spec.triggers[0]!.metadata = { ...spec.triggers[0]!.metadata, lagTreshold: '50' };
+    spec.minReplicas = 2;
+    assert.doesNotThrow(() => new ScaledObject(broken as never).validate(), 'schema-valid');
+    assert.deepEqual(scaledObjectProblems(broken).sort(), [
+      'kafka trigger: unknown metadata lagTreshold',
+      'spec.minReplicas is not a ScaledObject field',
+    ]);
+  });
+
+  it('scale the worker and the consumer on their backlog with KEDA, and the API on CPU', () => {
+    const dialled = assertBacklogScaling([...resources, secretTemplate]);
+    assert.equal(dialled.temporal, configMapData.TEMPORAL_ADDRESS);
+    assert.equal(dialled.kafka, configMapData.KAFKA_BROKERS);
+  });
+
+  it('a worker ScaledObject that misses the LLM queue, or a consumer one past the partitions, fails', () => {
+    const docs = [...resources, secretTemplate];
+    const withSpec = (kafka: boolean, change: (spec: ScaledObjectSpec) => void): Doc[] =>
+      docs.map((d) => {
+        if (d.kind !== 'ScaledObject') return d;
+        const spec = d.spec as ScaledObjectSpec;
+        if (spec.triggers.some((t) => t.type === 'kafka') !== kafka) return d;
+        const copy = structuredClone(d);
+        change(copy.spec as ScaledObjectSpec);
+        return copy;
+      });
+    assert.throws(
+      () => assertBacklogScaling(withSpec(false, (spec) => void spec.triggers.pop())),
+      /both task queues/,
+    );
+    assert.throws(
+      () =>
+        assertBacklogScaling(
+          withSpec(false, (spec) => {
+            const llm = spec.triggers.find((t) => t.metadata.taskQueue?.endsWith('-llm'));
+            llm!.metadata.taskQueue = 'report-generation-llm-v2';
+          }),
+        ),
+      /both task queues/,
+    );
+    assert.throws(
+      () => assertBacklogScaling(withSpec(true, (spec) => void (spec.maxReplicaCount = 10))),
+      /one consumer per partition/,
+    );
+    assert.throws(
+      () =>
+        assertBacklogScaling(
+          withSpec(true, (spec) => {
+            spec.triggers[0]!.metadata.topic = 'reports.completed';
+          }),
+        ),
+      /reports\.completed/,
+    );
+    const withWorkerHpa = [
+      ...docs,
+      {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: 'report-pipeline-worker' },
+        spec: { scaleTargetRef: { kind: 'Deployment', name: 'report-pipeline-worker' } },
+      },
+    ];
+    assert.throws(() => assertBacklogScaling(withWorkerHpa), /one autoscaler at most/);
   });
 
   it('reference only ConfigMap and Secret keys that exist, and together give a valid configuration', () => {
@@ -699,6 +797,8 @@ describe('kustomize build (offline)', () => {
   it('renders the base: the published image, the dashboard ConfigMap, every resource valid', () => {
     const docs = build('base');
     assertRenderedValid(docs);
+    // The base leaves the Secret to the cluster (secret.template.yaml); KEDA reads it there.
+    assertBacklogScaling([...docs, secretTemplate]);
     for (const doc of docs.filter((d) => d.kind === 'Deployment'))
       assert.match(podSpec(doc).containers[0]!.image, /^registry\.example\.com\/report-pipeline:/);
     const dashboard = docs.find((d) => d.metadata.name === 'report-pipeline-dashboard');
@@ -711,6 +811,11 @@ describe('kustomize build (offline)', () => {
   it('renders the local overlay: local image, merged settings, a generated Secret, no ServiceMonitor', () => {
     const docs = build('overlays/local');
     assertRenderedValid(docs);
+    // KEDA dials what the overlay gives the pods, without a patch of the ScaledObjects.
+    assert.deepEqual(assertBacklogScaling(docs), {
+      temporal: 'host.docker.internal:7233',
+      kafka: 'host.docker.internal:9092',
+    });
     for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'))
       assert.equal(podSpec(doc).containers[0]!.image, 'report-pipeline:local');
     assert.equal(docs.filter((d) => d.kind === 'ServiceMonitor').length, 0);
