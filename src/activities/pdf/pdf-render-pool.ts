@@ -21,6 +21,9 @@ export function createPdfRenderPool(threads: number): PdfRenderer {
     minThreads: 1,
     maxThreads: threads,
     idleTimeout: 60_000,
+    // A thread's heap grows to hundreds of MB before V8 collects with its default sizes; a
+    // render needs far less (a 138-page report fits in 64 MB).
+    resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
   });
   return {
     async render(input) {

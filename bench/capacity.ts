@@ -1,0 +1,366 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Client, Connection } from '@temporalio/client';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { parse } from 'yaml';
+import { loadConfig, type Config } from '../src/config/config';
+import { reportIdFor } from '../src/domain/ids';
+import { configEnv, spawnTs, type Child } from '../integration-tests/support/child-process';
+import { startLlmServer, type RunningLlmServer } from '../integration-tests/support/llm-server';
+import { createTopics, freePort } from '../integration-tests/support/service-processes';
+import { uniqueName } from '../integration-tests/support/stack-env';
+
+/**
+ * Capacity of the pipeline against a bare Temporal skeleton on the same server, side by side in
+ * one run, on the local stack. Prints a table; asserts nothing.
+ *   ./dev stack up && ./dev npm run bench:capacity [-- <requests per run, default 300>]
+ *
+ * (a) the skeleton: 5 no-op activities, its own task queue, a worker with the SDK's defaults,
+ *     started by one client with 10 starts in flight: completed/s.
+ * (b) the pipeline through Kafka with an instant LLM: completed/s, and (b)/(a).
+ * (c) the same with the LLM answering after 10 s: wall time minus (b)'s, what the LLM adds.
+ * (d) the worker's peak RSS and event-loop lag p99 during (c).
+ * (e) copies of started requests acknowledged per second vs new requests started per second.
+ * The pipeline runs as built (`npm run build`), as its worker and consumer processes.
+ */
+const runs = Number(process.argv[2] ?? 300);
+const llmLatencyMs = 10_000;
+const copiesPerRequest = 10;
+const root = join(__dirname, '..');
+
+const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** A built entry point as its own process, as production runs it. */
+function spawnBuilt(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=TimeoutNegativeWarning', join(root, 'dist', entry)],
+    { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return child;
+}
+
+async function waitReady(name: string, url: string, child: ChildProcess): Promise<void> {
+  await waitUntil(
+    `${name} to be ready`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+      return (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200;
+    },
+    60_000,
+  );
+}
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
+}
+
+async function lagP99Ms(opsUrl: string): Promise<number> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds '));
+  return Number(line?.split(' ')[1]) * 1000;
+}
+
+/** (a) the skeleton: `runs` workflows, 10 starts in flight, until the last completes. */
+async function skeleton(config: Config): Promise<number> {
+  const taskQueue = uniqueName('bench-skeleton');
+  const worker: Child = spawnTs('bench/skeleton/worker.ts', {
+    ...process.env,
+    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+    SKELETON_TASK_QUEUE: taskQueue,
+  });
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  try {
+    await worker.waitFor('SKELETON_WORKER_READY');
+    const run = async (count: number): Promise<number> => {
+      const started = performance.now();
+      const results: Promise<unknown>[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          while (next < count) {
+            next += 1;
+            const handle = await client.workflow.start('SkeletonWorkflow', {
+              taskQueue,
+              workflowId: uniqueName('skeleton'),
+            });
+            results.push(handle.result());
+          }
+        }),
+      );
+      await Promise.all(results);
+      return (performance.now() - started) / 1000;
+    };
+    await run(10);
+    return await run(runs);
+  } finally {
+    worker.process.kill('SIGTERM');
+    await worker.exited;
+    await connection.close();
+  }
+}
+
+interface Pipeline {
+  config: Config;
+  kafka: Kafka;
+  admin: Admin;
+  registry: SchemaRegistry;
+  producer: Producer;
+  recorder: Consumer;
+  requestSchemaId: number;
+  completedAt: Map<string, number>;
+  worker: ChildProcess;
+  workerOps: string;
+  consumer: ChildProcess;
+  llm: RunningLlmServer;
+}
+
+/** The runtime settings the worker Deployment gives its container, so the bench runs it alike. */
+function workerDeploymentEnv(): Record<string, string> {
+  const deployment = parse(readFileSync(join(root, 'k8s/base/worker-deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } };
+  };
+  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+  return Object.fromEntries(env.map((e) => [e.name, e.value]));
+}
+
+async function startPipeline(base: Config): Promise<Pipeline> {
+  const llm = await startLlmServer();
+  const { config, kafka, registry, requestSchemaId } = await createTopics({
+    ...base,
+    TEMPORAL_TASK_QUEUE: uniqueName('bench-reports'),
+    OPENAI_BASE_URL: llm.baseUrl,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const completedAt = new Map<string, number>();
+  const recorder = kafka.consumer({ groupId: uniqueName('bench-recorder') });
+  await recorder.connect();
+  await recorder.subscribe({ topic: config.TOPIC_REPORTS_COMPLETED, fromBeginning: true });
+  await recorder.run({
+    eachMessage: async ({ message }) => {
+      const key = message.key?.toString() ?? '';
+      if (!completedAt.has(key)) completedAt.set(key, performance.now());
+    },
+  });
+
+  const [workerPort, consumerPort] = [await freePort(), await freePort()];
+  const env = (port: number) =>
+    configEnv(config, {
+      OPS_PORT: String(port),
+      WORKFLOW_BUNDLE_PATH: join(root, 'dist', 'workflow-bundle.js'),
+    });
+  const worker = spawnBuilt('worker/main.js', { ...env(workerPort), ...workerDeploymentEnv() });
+  const consumer = spawnBuilt('consumers/main.js', env(consumerPort));
+  const workerOps = `http://127.0.0.1:${workerPort}`;
+  await waitReady('worker', workerOps, worker);
+  await waitReady('consumer', `http://127.0.0.1:${consumerPort}`, consumer);
+  return {
+    config,
+    kafka,
+    admin,
+    registry,
+    producer,
+    recorder,
+    requestSchemaId,
+    completedAt,
+    worker,
+    workerOps,
+    consumer,
+    llm,
+  };
+}
+
+async function stopPipeline(p: Pipeline): Promise<void> {
+  for (const child of [p.consumer, p.worker]) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await p.recorder.disconnect();
+  await p.producer.disconnect();
+  await p.admin
+    .deleteTopics({
+      topics: [
+        p.config.TOPIC_REPORTS_REQUESTED,
+        p.config.TOPIC_REPORTS_REQUESTED_DLQ,
+        p.config.TOPIC_REPORTS_COMPLETED,
+        p.config.TOPIC_REPORTS_FAILED,
+        p.config.TOPIC_NOTIFICATIONS_EMAIL,
+      ],
+    })
+    .catch(() => undefined);
+  await p.admin.disconnect();
+  await p.llm.close();
+}
+
+function sampleRequest(tag: string): Record<string, unknown> & { idempotencyKey: string } {
+  const key = uniqueName(tag);
+  return {
+    idempotencyKey: key,
+    prompt: `Heat pumps in cold climates: efficiency and running cost (${key})`,
+    requester: { id: 'bench', email: `${key}@example.com` },
+    options: { model: null, maxTokens: null, language: 'en' },
+    requestedAt: Date.now(),
+    correlationId: null,
+  };
+}
+
+async function produce(p: Pipeline, requests: Record<string, unknown>[]): Promise<void> {
+  const messages = await Promise.all(
+    requests.map(async (r) => ({
+      key: String(r.idempotencyKey),
+      value: await p.registry.encode(p.requestSchemaId, r),
+    })),
+  );
+  for (let i = 0; i < messages.length; i += 500)
+    await p.producer.send({
+      topic: p.config.TOPIC_REPORTS_REQUESTED,
+      acks: -1,
+      messages: messages.slice(i, i + 500),
+    });
+}
+
+/** Resolves when the consumer group has committed every record on the request topic. */
+async function allCommitted(p: Pipeline, timeoutMs: number): Promise<void> {
+  const topic = p.config.TOPIC_REPORTS_REQUESTED;
+  await waitUntil(
+    'the consumer to commit every request',
+    async () => {
+      const [latest, committed] = await Promise.all([
+        p.admin.fetchTopicOffsets(topic),
+        p.admin.fetchOffsets({ groupId: p.config.KAFKA_CONSUMER_GROUP, topics: [topic] }),
+      ]);
+      const done = new Map(
+        (committed[0]?.partitions ?? []).map((c) => [c.partition, Number(c.offset)]),
+      );
+      return latest.every((l) => done.get(l.partition) === Number(l.high));
+    },
+    timeoutMs,
+  );
+}
+
+/** Produces `requests`; resolves with seconds until each is committed and until each completed. */
+async function throughKafka(
+  p: Pipeline,
+  requests: { idempotencyKey: string }[],
+): Promise<{ committedS: number; completedS: number }> {
+  const reportIds = requests.map((r) => reportIdFor(r.idempotencyKey));
+  const started = performance.now();
+  await produce(p, requests);
+  await allCommitted(p, 600_000);
+  const committedS = (performance.now() - started) / 1000;
+  await waitUntil(
+    `${requests.length} ReportCompleted events`,
+    () => reportIds.every((id) => p.completedAt.has(id)),
+    900_000,
+  );
+  const last = Math.max(...reportIds.map((id) => p.completedAt.get(id)!));
+  return { committedS, completedS: (last - started) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const base = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
+
+  say(`(a) skeleton: ${runs} workflows of 5 no-op activities`);
+  const skeletonS = await skeleton(base);
+  const skeletonRate = runs / skeletonS;
+  say(`    ${skeletonS.toFixed(1)} s = ${skeletonRate.toFixed(1)}/s`);
+
+  const p = await startPipeline(base);
+  try {
+    say('    warming the pipeline up with 10 requests');
+    await throughKafka(
+      p,
+      Array.from({ length: 10 }, () => sampleRequest('bench-warm')),
+    );
+
+    say(`(b) pipeline through Kafka, instant LLM: ${runs} requests`);
+    const fresh = Array.from({ length: runs }, () => sampleRequest('bench-b'));
+    const b = await throughKafka(p, fresh);
+    const pipelineRate = runs / b.completedS;
+    say(`    ${b.completedS.toFixed(1)} s = ${pipelineRate.toFixed(1)}/s`);
+
+    say(`(e) ${runs * copiesPerRequest} copies of the ${runs} started requests`);
+    await sleep(2_000);
+    const copies = fresh.flatMap((r) => Array.from({ length: copiesPerRequest }, () => r));
+    const copiesStarted = performance.now();
+    await produce(p, copies);
+    await allCommitted(p, 600_000);
+    const copiesS = (performance.now() - copiesStarted) / 1000;
+
+    say(`(c) pipeline, the LLM answering after ${llmLatencyMs / 1000} s: ${runs} requests`);
+    p.llm.state.reset();
+    p.llm.state.push({ behaviour: { mode: 'ok', latencyMs: llmLatencyMs }, times: runs });
+    await lagP99Ms(p.workerOps); // starts the lag histogram afresh
+    let peakRss = rssMiB(p.worker.pid!);
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, rssMiB(p.worker.pid!));
+    }, 250);
+    const c = await throughKafka(
+      p,
+      Array.from({ length: runs }, () => sampleRequest('bench-c')),
+    );
+    clearInterval(sampler);
+    const lagMs = await lagP99Ms(p.workerOps);
+
+    const newRate = runs / b.committedS;
+    const copyRate = copies.length / copiesS;
+    const rows: [string, string][] = [
+      ['(a) skeleton, 5 no-op activities: completed/s', skeletonRate.toFixed(1)],
+      ['(b) pipeline, instant LLM: completed/s', pipelineRate.toFixed(1)],
+      ['(b)/(a)', (pipelineRate / skeletonRate).toFixed(2)],
+      [
+        `(c) pipeline, LLM after ${llmLatencyMs / 1000} s: wall time`,
+        `${c.completedS.toFixed(1)} s`,
+      ],
+      ['(c) minus (b): what the LLM latency adds', `${(c.completedS - b.completedS).toFixed(1)} s`],
+      ['(d) worker peak RSS during (c)', `${Math.round(peakRss)} MiB`],
+      ['(d) worker event-loop lag p99 during (c)', `${lagMs.toFixed(1)} ms`],
+      ['(e) new requests started/s (consumer, during (b))', newRate.toFixed(1)],
+      ['(e) copies of started requests acknowledged/s', copyRate.toFixed(0)],
+      ['(e) copies/s ÷ new/s', `${(copyRate / newRate).toFixed(1)}×`],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write(
+      [
+        `capacity, ${runs} requests per run, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+        `| ${'measure'.padEnd(width)} | result |`,
+        `| ${'-'.repeat(width)} | ------ |`,
+        ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v} |`),
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await stopPipeline(p);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

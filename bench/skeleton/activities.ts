@@ -1,0 +1,3 @@
+export const skeletonActivities = {
+  async noop(_step: number): Promise<void> {},
+};
