@@ -1,7 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { createActivities } from '../activities';
 import { connectTemporal, openDatabase } from '../runtime/process-lifecycle';
@@ -63,6 +63,25 @@ async function main(): Promise<void> {
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const service = createServiceMetrics(metrics);
+  new Gauge({
+    name: 'report_llm_admission_waiting_calls',
+    help: "LLM calls waiting for the provider's quota (held after a 429 or a spent x-ratelimit quota)",
+    registers: [metrics],
+    collect() {
+      this.set(deps.admission.state.waiting);
+    },
+  });
+  let rateLimitedSeen = 0;
+  new Counter({
+    name: 'report_llm_rate_limited_total',
+    help: 'LLM calls the provider answered with 429; each waited and went again',
+    registers: [metrics],
+    collect() {
+      const total = deps.admission.state.rateLimitedCalls;
+      this.inc(total - rateLimitedSeen);
+      rateLimitedSeen = total;
+    },
+  });
   new Gauge({
     name: 'report_outbox_backlog_events',
     help: 'Outbox events not yet published (set-aside events excluded)',
