@@ -55,13 +55,13 @@ export interface RequestConsumerDeps {
   >;
 }
 
-/** What the consumer has done since it started; logged at shutdown, read by tests. */
 const idsOf = (request: { idempotencyKey: string }) => ({
   idempotencyKey: request.idempotencyKey,
   workflowId: workflowIdFor(request.idempotencyKey),
   reportId: reportIdFor(request.idempotencyKey),
 });
 
+/** What the consumer has done since it started; logged at shutdown, read by tests. */
 export interface ConsumerStats {
   started: number;
   duplicates: number;
