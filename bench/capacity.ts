@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { loadConfig, type Config } from '../src/config/config';
 import { reportIdFor } from '../src/domain/ids';
 import { configEnv, spawnTs, type Child } from '../integration-tests/support/child-process';
+import { sampleRequestRecord } from '../integration-tests/support/kafka-harness';
 import { startLlmServer, type RunningLlmServer } from '../integration-tests/support/llm-server';
 import { createTopics, freePort } from '../integration-tests/support/service-processes';
 import { uniqueName } from '../integration-tests/support/stack-env';
@@ -216,17 +217,8 @@ async function stopPipeline(p: Pipeline): Promise<void> {
   await p.llm.close();
 }
 
-function sampleRequest(tag: string): Record<string, unknown> & { idempotencyKey: string } {
-  const key = uniqueName(tag);
-  return {
-    idempotencyKey: key,
-    prompt: `Heat pumps in cold climates: efficiency and running cost (${key})`,
-    requester: { id: 'bench', email: `${key}@example.com` },
-    options: { model: null, maxTokens: null, language: 'en' },
-    requestedAt: Date.now(),
-    correlationId: null,
-  };
-}
+const sampleRequest = (tag: string) =>
+  sampleRequestRecord(tag, { requester: { id: 'bench', email: 'bench@example.com' } });
 
 async function produce(p: Pipeline, requests: Record<string, unknown>[]): Promise<void> {
   const messages = await Promise.all(

@@ -50,6 +50,23 @@ export interface KafkaHarness {
   close(): Promise<void>;
 }
 
+/** A ReportRequested record (as the Avro schema has it) under a fresh idempotency key. */
+export function sampleRequestRecord(
+  prefix: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> & { idempotencyKey: string } {
+  const key = uniqueName(prefix);
+  return {
+    idempotencyKey: key,
+    prompt: `Heat pumps in cold climates (${key})`,
+    requester: { id: 'team-kafka', email: `${key}@example.com` },
+    options: { model: null, maxTokens: null, language: 'en' },
+    requestedAt: Date.now(),
+    correlationId: null,
+    ...overrides,
+  };
+}
+
 export async function createKafkaHarness(): Promise<KafkaHarness> {
   const h = await createReportHarness();
   const { config, kafka, registry, requestSchemaId, prefix, outputTopics } = await createTopics(
@@ -134,18 +151,7 @@ export async function createKafkaHarness(): Promise<KafkaHarness> {
         ],
       });
     },
-    sampleRequest(overrides = {}) {
-      const key = uniqueName('kreq');
-      return {
-        idempotencyKey: key,
-        prompt: `Heat pumps in cold climates (${key})`,
-        requester: { id: 'team-kafka', email: `${key}@example.com` },
-        options: { model: null, maxTokens: null, language: 'en' },
-        requestedAt: Date.now(),
-        correlationId: null,
-        ...overrides,
-      };
-    },
+    sampleRequest: (overrides = {}) => sampleRequestRecord('kreq', overrides),
     async startConsumer(overrides = {}, inbox = new Inbox(h.dataSource)) {
       const consumer = new ReportRequestConsumer({
         kafka,
