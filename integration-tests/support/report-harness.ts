@@ -7,7 +7,7 @@ import type { ReportRequest } from '../../src/domain/report';
 import { createDataSource } from '../../src/entities/data-source';
 import { startReport, type StartedReport } from '../../src/temporal/start-report';
 import { closeActivityDeps, createActivityDeps } from '../../src/worker/activity-deps';
-import { createReportWorker, type ReportWorker } from '../../src/worker/create-worker';
+import { ReportWorker } from '../../src/worker/create-worker';
 import { startLlmServer, type RunningLlmServer } from './llm-server';
 import { config as stackConfig, installQuietTemporalRuntime, uniqueName } from './stack-env';
 
@@ -58,7 +58,7 @@ export async function createReportHarness(): Promise<ReportHarness> {
     async startWorker(override = (deps) => deps) {
       const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
       const deps = override(createActivityDeps(config, dataSource));
-      const worker = await createReportWorker({
+      const worker = await ReportWorker.create({
         connection: native,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue,

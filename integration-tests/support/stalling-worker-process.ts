@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/config';
 import { createDataSource } from '../../src/entities/data-source';
 import { ReportFileStore } from '../../src/storage/report-file-store';
 import { createActivityDeps } from '../../src/worker/activity-deps';
-import { createReportWorker } from '../../src/worker/create-worker';
+import { ReportWorker } from '../../src/worker/create-worker';
 import { installQuietTemporalRuntime } from './stack-env';
 
 /**
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     ...createActivityDeps(config, dataSource),
     files: new StallingFileStore(dataSource),
   };
-  const worker = await createReportWorker({
+  const worker = await ReportWorker.create({
     connection: await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,

@@ -71,11 +71,9 @@ export class ReportWorker {
 
   /** Runs both until shutdown; when either stops, for whatever reason, the other follows. */
   async run(): Promise<void> {
-    const workers = [this.reports, this.llm];
-    const stopOthers = (): void => {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-    };
-    const results = await Promise.allSettled(workers.map((w) => w.run().finally(stopOthers)));
+    const results = await Promise.allSettled(
+      [this.reports, this.llm].map((w) => w.run().finally(() => this.shutdown())),
+    );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -84,6 +82,3 @@ export class ReportWorker {
     for (const w of [this.reports, this.llm]) if (w.getState() === 'RUNNING') w.shutdown();
   }
 }
-
-export const createReportWorker = (options: ReportWorkerOptions): Promise<ReportWorker> =>
-  ReportWorker.create(options);

@@ -13,7 +13,7 @@ import { activityMetricsInterceptor } from './activity-metrics';
 import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
 import { OutboxRelay } from '../producers/outbox-relay';
 import { closeActivityDeps, createActivityDeps } from './activity-deps';
-import { createReportWorker } from './create-worker';
+import { ReportWorker } from './create-worker';
 
 const sdkLevels: Record<Config['LOG_LEVEL'], LogLevel> = {
   trace: 'TRACE',
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       logger,
       metrics: service,
     });
-    const worker = await createReportWorker({
+    const worker = await ReportWorker.create({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
