@@ -1,19 +1,35 @@
 # One image, four entry points (see k8s/): the API (default), the worker, the request
 # consumer, and the release step (migrations and schema registration).
-#   docker build -t report-pipeline:latest .
-ARG NODE_VERSION=24.21.0
+#   docker build -t report-pipeline:0.1.0 .
+# BASE is any Debian bookworm image; ./dev passes the one it makes itself with debootstrap.
+# Node.js and npm come from their npm registry packages, checked by sha256.
+ARG BASE=debian:bookworm-slim
 
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM ${BASE} AS node
+ARG NODE_VERSION=24.21.0
+ARG NODE_SHA256_AMD64=61ecf27ad70afee991b671c28561eb497028294a67d132f9bbaac9ad73f81d3b
+ARG NODE_SHA256_ARM64=fba3076c16d21e5d814577436bdcb782b9b66bed09c6fa8278298e8933288bbb
+ARG NPM_VERSION=11.21.2
+ARG NPM_SHA256=8ad8563b81e71b90ef405b140bccf3ba9b5e7884ab210bd49ee4e2f4bc6f61f5
+COPY docker/install-node.sh /usr/local/bin/install-node
+RUN apt-get update -q \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl \
+ && install-node
+
+FROM node AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY avro ./avro
 # Compiles src/ to dist/ and prebuilds the workflow bundle, so workers never bundle at start-up.
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund --loglevel=error
 
-FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+FROM ${BASE} AS runtime
+COPY --from=node /opt/node/bin/node /usr/local/bin/node
+# The image's own user, without a shell login or write access to the application.
+RUN useradd --system --no-create-home --shell /usr/sbin/nologin node
 ENV NODE_ENV=production \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js \
     HTTP_PORT=3000 \
@@ -24,8 +40,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/avro ./avro
 COPY --from=build /app/src/http/page ./src/http/page
-# The image's own user, without a shell login or write access to the application.
 USER node
 EXPOSE 3000 9090
+# The worker and the consumer serve /ready on OPS_PORT, the API on HTTP_PORT.
+HEALTHCHECK --interval=2s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "const ready = (port) => fetch(`http://127.0.0.1:${port}/ready`); ready(process.env.OPS_PORT).catch(() => ready(process.env.HTTP_PORT)).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "--disable-warning=TimeoutNegativeWarning"]
 CMD ["dist/http/main.js"]

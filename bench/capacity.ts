@@ -10,9 +10,9 @@ import { loadConfig, type Config } from '../src/config/config';
 import { reportIdFor } from '../src/domain/ids';
 import { configEnv, spawnTs, type Child } from '../integration-tests/support/child-process';
 import { sampleRequestRecord } from '../integration-tests/support/kafka-harness';
-import { startLlmServer, type RunningLlmServer } from '../integration-tests/support/llm-server';
+import { LlmStandIn } from '../integration-tests/support/llm-control';
 import { createTopics, freePort } from '../integration-tests/support/service-processes';
-import { uniqueName } from '../integration-tests/support/stack-env';
+import { testEndpoints, uniqueName } from '../integration-tests/support/stack-env';
 
 /**
  * Capacity of the pipeline against a bare Temporal skeleton on the same server, side by side in
@@ -133,7 +133,7 @@ interface Pipeline {
   worker: ChildProcess;
   workerOps: string;
   consumer: ChildProcess;
-  llm: RunningLlmServer;
+  llm: LlmStandIn;
 }
 
 /** The runtime settings the worker Deployment gives its container, so the bench runs it alike. */
@@ -146,7 +146,7 @@ function workerDeploymentEnv(): Record<string, string> {
 }
 
 async function startPipeline(base: Config): Promise<Pipeline> {
-  const llm = await startLlmServer();
+  const llm = new LlmStandIn(testEndpoints.llmControl);
   const { config, kafka, registry, requestSchemaId } = await createTopics({
     ...base,
     TEMPORAL_TASK_QUEUE: uniqueName('bench-reports'),
@@ -304,8 +304,8 @@ async function main(): Promise<void> {
     const copiesS = (performance.now() - copiesStarted) / 1000;
 
     say(`(c) pipeline, the LLM answering after ${llmLatencyMs / 1000} s: ${runs} requests`);
-    p.llm.state.reset();
-    p.llm.state.push({ behaviour: { mode: 'ok', latencyMs: llmLatencyMs }, times: runs });
+    await p.llm.reset();
+    await p.llm.push({ behaviour: { mode: 'ok', latencyMs: llmLatencyMs }, times: runs });
     await lagP99Ms(p.workerOps); // starts the lag histogram afresh
     let peakRss = rssMiB(p.worker.pid!);
     const sampler = setInterval(() => {

@@ -1,207 +1,123 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ensureDir,
-  isAlive,
-  readPidRecord,
-  startDetached,
-  stopRecorded,
-  tailFile,
-} from './processes';
-import { log } from './provision';
-import {
-  application,
-  infrastructure,
-  logDir,
-  runDir,
-  services,
-  stackEnvironment,
-  stateDir,
-  type ServiceDef,
-} from './services';
+import { buildImages, memoryByContainer, repoRoot, serverNames } from './docker';
+import { ensureDir, log } from './provision';
+import { removeRun, runsFor, startServers } from './servers';
 
-const usage = `usage: npm run stack -- <command>
-  up [service...]     provision (cached) and start the local stack, wait until healthy;
-                      'up app' starts the service itself (worker, consumer, api) on it
-  down [service...]   stop what 'up' started, by the pids it recorded (all when none named)
-  status              which services run, their pids, endpoints and memory
-  logs <service> [n]  the last n (default 80) lines of a service's log
-  env                 print the environment that points the service at this stack`;
+const usage = `usage: ./dev stack <command>
+  up                 build the server images (cached) and start the servers a developer runs
+                     single test files, benchmarks and the record script against; their
+                     settings go to .stack/stack.env. They stay up until 'down'.
+  down               remove them
+  status             each server's container, health and memory
+  logs <server> [n]  the last n (default 80) lines of a server's log
+  env                print .stack/stack.env`;
 
-const pidFile = (s: ServiceDef): string => join(runDir, `${s.name}.pid`);
-const logFile = (s: ServiceDef): string => join(logDir, `${s.name}.log`);
+const stateDir = join(repoRoot, '.stack');
+const envFile = join(stateDir, 'stack.env');
+const runLabel = 'report-pipeline.run';
 
-function select(names: string[], all: ServiceDef[] = services): ServiceDef[] {
-  if (names.length === 0) return all;
-  return names.flatMap((name) => {
-    if (name === 'app') return application;
-    const found = services.find((s) => s.name === name);
-    if (!found)
-      throw new Error(
-        `unknown service '${name}'; known: ${services.map((s) => s.name).join(', ')}`,
-      );
-    return found;
-  });
+function docker(args: string[]): string {
+  return spawnSync('docker', args, { encoding: 'utf8' }).stdout.trim();
 }
 
-function running(s: ServiceDef): boolean {
-  const record = readPidRecord(pidFile(s));
-  return record !== undefined && isAlive(record);
+function currentRun(): string | undefined {
+  return runsFor('dev')[0]?.run;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-export function writeStackEnv(): string {
-  const file = join(stateDir, 'stack.env');
-  const body = Object.entries(stackEnvironment())
-    .map(([k, v]) => `${k}=${v}`)
-    .join('\n');
-  writeFileSync(
-    file,
-    `# Written by 'npm run stack -- up': the local stack's endpoints.\n${body}\n`,
-  );
-  return file;
-}
-
-async function waitReady(s: ServiceDef): Promise<void> {
-  const started = Date.now();
-  const record = readPidRecord(pidFile(s));
-  let reason = 'not probed yet';
-  let lastSaid = started;
-  while (Date.now() - started < s.readyTimeoutMs) {
-    // Looked at twice, a moment apart: a launcher that is exec'ing its service can read as gone.
-    if (record && !isAlive(record) && !(await sleep(300).then(() => isAlive(record)))) {
-      throw new Error(
-        `${s.name} exited during start-up; its log (${logFile(s)}) ends with:\n${tailFile(logFile(s), 30)}`,
-      );
-    }
-    const problem = await s.probe();
-    if (problem === undefined) return;
-    reason = problem;
-    if (Date.now() - lastSaid > 10_000) {
-      log(s.name, `waiting for health (${Math.round((Date.now() - started) / 1000)} s): ${reason}`);
-      lastSaid = Date.now();
-    }
-    await sleep(500);
-  }
-  throw new Error(
-    `${s.name} did not become healthy within ${s.readyTimeoutMs / 1000} s (${reason}); see ${logFile(s)}:\n${tailFile(logFile(s), 30)}`,
-  );
-}
-
-async function bringUp(s: ServiceDef): Promise<void> {
-  const started = Date.now();
-  if (running(s)) {
-    log(s.name, 'already running; checking health');
-  } else {
-    for (const port of s.ports) {
-      if (!(await portFree(port))) {
-        throw new Error(
-          `${s.name}: port ${port} on 127.0.0.1 is taken by another process; stop it or move the stack's port (README: Ports)`,
-        );
-      }
-    }
-    const launch = await s.prepare();
-    const pid = startDetached({
-      command: launch.command,
-      args: launch.args,
-      env: launch.env,
-      cwd: join(stateDir, s.name),
-      logFile: logFile(s),
-      pidFile: pidFile(s),
-      marker: launch.marker,
-    });
-    log(s.name, `started (pid ${pid}), log ${logFile(s)}`);
-  }
-  await waitReady(s);
-  if (s.configure) await s.configure();
-  log(
-    s.name,
-    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${s.endpoints.join(', ')}`,
-  );
-}
-
-async function up(names: string[]): Promise<void> {
-  ensureDir(logDir);
-  ensureDir(runDir);
-  for (const s of services) ensureDir(join(stateDir, s.name));
-  const started = Date.now();
-  const results = await Promise.allSettled(select(names, infrastructure).map((s) => bringUp(s)));
-  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-  const envFile = writeStackEnv();
-  if (failures.length > 0) {
-    for (const f of failures)
-      process.stderr.write(`\n[stack] FAILED: ${f instanceof Error ? f.message : String(f)}\n`);
-    process.stderr.write(
-      `\n[stack] what did start is still running; './dev stack down' stops it\n`,
-    );
-    process.exitCode = 1;
+async function up(): Promise<void> {
+  const existing = currentRun();
+  if (existing && existsSync(envFile)) {
+    log('stack', `already up (run ${existing}); settings in ${envFile}`);
     return;
   }
-  log('stack', `up in ${((Date.now() - started) / 1000).toFixed(1)} s; environment in ${envFile}`);
+  if (existing) removeRun(existing);
+  await buildImages(serverNames);
+  const started = Date.now();
+  const running = await startServers('dev');
+  ensureDir(stateDir);
+  const lines = Object.entries({
+    ...running.env,
+    TEST_SERVERS_NETWORK: running.network,
+    TEST_SERVERS_IN_NETWORK_ENV: JSON.stringify(running.inNetworkEnv),
+  }).map(([k, v]) => `${k}=${v.includes(' ') || v.includes('"') ? `'${v}'` : v}`);
+  writeFileSync(
+    envFile,
+    `# Written by './dev stack up': the servers' endpoints.\n${lines.join('\n')}\n`,
+  );
+  for (const s of running.servers) log(s.name, s.endpoints.join(', '));
+  log('stack', `up in ${((Date.now() - started) / 1000).toFixed(1)} s; settings in ${envFile}`);
 }
 
-async function down(names: string[]): Promise<void> {
-  for (const s of [...select(names)].reverse()) {
-    if (!existsSync(pidFile(s))) continue;
-    const outcome = await stopRecorded(pidFile(s), s.stopGraceMs);
-    log(s.name, outcome);
+function down(): void {
+  for (const { run } of runsFor('dev')) {
+    removeRun(run);
+    log('stack', `removed ${run}`);
   }
+  rmSync(envFile, { force: true });
 }
 
-function rssMiB(pid: number): number {
-  // The whole process group: launchers (setpriv, npm) and children count too.
-  const out = spawnSync('ps', ['-o', 'rss=', '-g', String(pid)], { encoding: 'utf8' }).stdout;
-  return Math.round(out.split('\n').reduce((sum, v) => sum + (Number(v.trim()) || 0), 0) / 1024);
+function containerOf(run: string, server: string): string | undefined {
+  return (
+    docker([
+      'ps',
+      '-aq',
+      '--filter',
+      `label=${runLabel}=${run}`,
+      '--filter',
+      `label=report-pipeline.server=${server}`,
+    ]).split('\n')[0] || undefined
+  );
 }
 
-async function status(): Promise<void> {
+function status(): void {
+  const run = currentRun();
+  if (!run) {
+    process.stdout.write("not up; './dev stack up' starts it\n");
+    return;
+  }
+  const memory = memoryByContainer(`${runLabel}=${run}`);
   let total = 0;
-  for (const s of services) {
-    const record = readPidRecord(pidFile(s));
-    if (record && isAlive(record)) {
-      const problem = await s.probe();
-      const mem = rssMiB(record.pid);
-      total += mem;
-      const health = problem === undefined ? 'healthy' : `unhealthy: ${problem}`;
-      process.stdout.write(
-        `${s.name.padEnd(9)} pid ${String(record.pid).padEnd(8)} ${String(mem).padStart(5)} MiB  ${health}  ${s.endpoints.join(', ')}\n`,
-      );
-    } else {
-      process.stdout.write(`${s.name.padEnd(9)} stopped\n`);
-    }
+  for (const server of serverNames) {
+    const id = containerOf(run, server);
+    const name = id ? docker(['inspect', '-f', '{{.Name}}', id]).replace(/^\//, '') : '';
+    const state = id
+      ? docker([
+          'inspect',
+          '-f',
+          '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}',
+          id,
+        ])
+      : 'missing';
+    const mib = memory[name] ?? 0;
+    total += mib;
+    process.stdout.write(
+      `${server.padEnd(9)} ${state.padEnd(18)} ${mib.toFixed(0).padStart(5)} MiB\n`,
+    );
   }
-  process.stdout.write(`total resident memory: ${total} MiB\n`);
+  process.stdout.write(`total memory: ${total.toFixed(0)} MiB (run ${run})\n`);
 }
 
-async function main(): Promise<void> {
+function main(): Promise<void> | void {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
     case 'up':
-      return up(rest);
+      return up();
     case 'down':
-      return down(rest);
+      return down();
     case 'status':
       return status();
     case 'logs': {
-      const [name, lines] = rest;
-      const s = select(name ? [name] : [])[0];
-      if (!name || !s)
-        throw new Error(`logs needs a service: ${services.map((x) => x.name).join(', ')}`);
-      process.stdout.write(`${tailFile(logFile(s), Number(lines ?? 80))}\n`);
+      const [server, lines] = rest;
+      const run = currentRun();
+      const id = run && server ? containerOf(run, server) : undefined;
+      if (!id) throw new Error(`logs needs a running server: ${serverNames.join(', ')}`);
+      spawnSync('docker', ['logs', '--tail', lines ?? '80', id], { stdio: 'inherit' });
       return;
     }
     case 'env':
-      process.stdout.write(readFileSync(writeStackEnv(), 'utf8'));
+      process.stdout.write(existsSync(envFile) ? readFileSync(envFile, 'utf8') : '');
       return;
     default:
       process.stdout.write(`${usage}\n`);
@@ -209,7 +125,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`[stack] ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+Promise.resolve()
+  .then(main)
+  .catch((error: unknown) => {
+    process.stderr.write(`[stack] ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });

@@ -5,8 +5,8 @@ import { reportRequestedSchema } from '../src/consumers/report-request-consumer'
 import { reportIdFor, workflowIdFor } from '../src/domain/ids';
 
 /**
- * The README's first command ends here, with the service already running as its three
- * processes (`stack up app`). A sample ReportRequested is produced to the request topic; the
+ * The README's first command ends here, with the service already running from its image in
+ * Docker Compose. A sample ReportRequested is produced to the request topic; the
  * ReportCompleted that comes back on the completion topic is printed, with where to see the
  * report on the page, its PDF, the email and the workflow.
  */
@@ -95,9 +95,9 @@ async function main(): Promise<void> {
         `  PDF        ${apiBase}/api/reports/${reportId}/pdf`,
         `  API docs   ${apiBase}/docs`,
         `  email      ${process.env.MAILDEV_API_URL ?? 'your mail server'} (to demo@example.com)`,
-        `  workflow   http://127.0.0.1:8233/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${workflowId}`,
+        `  workflow   ${process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233'}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${workflowId}`,
         '',
-        "  The service keeps running: './dev stack status' shows it, './dev stack down' stops everything.",
+        "  The service keeps running in Docker Compose; './dev stop' stops it (the data is kept).",
         '',
       ].join('\n'),
     );

@@ -9,7 +9,7 @@ import { configSchema, loadConfig } from '../../src/config/config';
 import { llmTaskQueueFor } from '../../src/domain/task-queues';
 import { createServiceMetrics } from '../../src/observability/metrics';
 import { kustomizeCli } from '../../stack/provision';
-import { topics as stackTopics } from '../../stack/services';
+import { kafkaTopics } from '../../stack/docker';
 
 /** Offline checks of the deployment files: nothing here needs a cluster or a Docker engine. */
 
@@ -371,8 +371,10 @@ function assertBacklogScaling(docs: Doc[]): { temporal: string; kafka: string } 
   // A group without offsets starts where the consumer does.
   const fromBeginning = /fromBeginning:\s*true/.test(readFileSync(requestConsumerSource, 'utf8'));
   assert.equal(kafka.metadata.offsetResetPolicy, fromBeginning ? 'earliest' : 'latest');
-  const partitions = stackTopics.find((t) => t.name === c.env.TOPIC_REPORTS_REQUESTED)?.partitions;
-  assert.ok(partitions, 'the stack creates the request topic');
+  const partitions = kafkaTopics().find(
+    (t) => t.name === c.env.TOPIC_REPORTS_REQUESTED,
+  )?.partitions;
+  assert.ok(partitions, 'the Kafka image creates the request topic');
   assert.notEqual(kafka.metadata.allowIdleConsumers, 'true', 'no idle consumers');
   assert.ok(c.max <= partitions, `at most one consumer per partition (${partitions})`);
 

@@ -130,7 +130,7 @@ describe('errors and request ids', () => {
     await h.startWorker();
     const request = h.request();
     const workflowId = workflowIdFor(request.idempotencyKey);
-    h.llm.state.push({
+    await h.llm.push({
       behaviour: { mode: 'hang' },
       times: 1,
       idempotencyKey: `${workflowId}:callLlm`,

@@ -141,7 +141,7 @@ describe('HTTP API over the real stack', () => {
     for await (const run of api.client.workflow.list({ query: `IdempotencyKey = '${key}'` }))
       runs.push(run.runId);
     assert.equal(runs.length, 1, 'one workflow execution');
-    assert.equal(api.llm.state.countFor(llmKey(workflowIdFor(key))), 1, 'one LLM call');
+    assert.equal(await api.llm.countFor(llmKey(workflowIdFor(key))), 1, 'one LLM call');
 
     const conflict = await api.call('/api/workflows/generate-report', {
       method: 'POST',
@@ -156,7 +156,7 @@ describe('HTTP API over the real stack', () => {
       json: request,
     });
     assert.equal(after.status, 200, 'the same body after completion returns the same workflow');
-    assert.equal(api.llm.state.countFor(llmKey(workflowIdFor(key))), 1, 'still one LLM call');
+    assert.equal(await api.llm.countFor(llmKey(workflowIdFor(key))), 1, 'still one LLM call');
   });
 
   it('derives the key from the body when no Idempotency-Key is sent', async () => {
@@ -287,7 +287,7 @@ describe('HTTP API over the real stack', () => {
 
   it('answers 409 for a result still running, cancels it, and then refuses a second cancel', async () => {
     const key = uniqueName('cancel');
-    api.llm.state.push({
+    await api.llm.push({
       behaviour: { mode: 'hang' },
       times: 1,
       idempotencyKey: llmKey(workflowIdFor(key)),
@@ -299,7 +299,7 @@ describe('HTTP API over the real stack', () => {
     });
     const started = (await response.json()) as Started;
     const deadline = Date.now() + 20_000;
-    while (api.llm.state.countFor(llmKey(started.workflowId)) === 0 && Date.now() < deadline)
+    while ((await api.llm.countFor(llmKey(started.workflowId))) === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
 
     const early = await api.call(started.links.result);
@@ -344,7 +344,7 @@ describe('HTTP API over the real stack', () => {
 
   it('streams progress as server-sent events until the report ends', async () => {
     const key = uniqueName('sse');
-    api.llm.state.push({
+    await api.llm.push({
       behaviour: { mode: 'ok', latencyMs: 1500 },
       times: 1,
       idempotencyKey: llmKey(workflowIdFor(key)),

@@ -22,7 +22,8 @@ describe('one idempotency key over Kafka and REST', () => {
     await k.close();
   });
 
-  const llmCalls = (key: string): number => k.h.llm.state.countFor(`${workflowIdFor(key)}:callLlm`);
+  const llmCalls = (key: string): Promise<number> =>
+    k.h.llm.countFor(`${workflowIdFor(key)}:callLlm`);
   const restBody = (request: ReturnType<KafkaHarness['sampleRequest']>) => ({
     prompt: request.prompt,
     requester: request.requester,
@@ -43,7 +44,7 @@ describe('one idempotency key over Kafka and REST', () => {
     const started = (await again.json()) as Started;
     assert.equal(started.workflowId, workflowIdFor(request.idempotencyKey));
     assert.equal(started.created, false);
-    assert.equal(llmCalls(request.idempotencyKey), 1, 'the LLM was paid once');
+    assert.equal(await llmCalls(request.idempotencyKey), 1, 'the LLM was paid once');
 
     const conflict = await api.call('/api/workflows/generate-report', {
       method: 'POST',
@@ -76,7 +77,7 @@ describe('one idempotency key over Kafka and REST', () => {
     });
     const dlqAfter = k.received.filter((r) => r.topic === k.config.TOPIC_REPORTS_REQUESTED_DLQ);
     assert.equal(dlqAfter.length, dlqBefore.length, 'nothing dead-lettered');
-    assert.equal(llmCalls(request.idempotencyKey), 1, 'the LLM was paid once');
+    assert.equal(await llmCalls(request.idempotencyKey), 1, 'the LLM was paid once');
     await k.waitCompleted(reportIdFor(request.idempotencyKey));
     assert.equal(k.completed(reportIdFor(request.idempotencyKey)).length, 1, 'one ReportCompleted');
   });

@@ -39,7 +39,7 @@ describe('request consumers that die or leave mid-flood', () => {
     assert.equal(rows.length, keys.length);
     assert.ok(rows.every((r) => r.status === 'COMPLETED'));
     for (const key of keys)
-      assert.equal(k.h.llm.state.countFor(`${workflowIdFor(key)}:callLlm`), 1, key);
+      assert.equal(await k.h.llm.countFor(`${workflowIdFor(key)}:callLlm`), 1, key);
     for (const id of reportIds) {
       const events = k.completed(id);
       const eventIds = new Set(events.map((e) => e.headers['event-id']));

@@ -88,7 +88,7 @@ describe('report requests from Kafka', () => {
     );
     assert.equal(eventIds.size, 1, 'one ReportCompleted event id');
     assert.equal(
-      k.h.llm.state.countFor(`${workflowIdFor(request.idempotencyKey)}:callLlm`),
+      await k.h.llm.countFor(`${workflowIdFor(request.idempotencyKey)}:callLlm`),
       1,
       'one LLM call',
     );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { workflowIdFor } from '../../src/domain/ids';
 import { cancelSignal, progressQuery } from '../../src/workflows/generate-report-workflow';
-import type { LlmBehaviour } from '../support/llm-server';
+import type { LlmBehaviour } from '../../docker/llm/llm-server';
 import { mailTo } from '../support/maildev';
 import { leftovers, outboxEvents, pdfText } from '../support/report-assertions';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
@@ -37,7 +37,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
   async function startWithLlm(behaviour: LlmBehaviour, times: number) {
     const request = h.request();
     const key = llmKey(workflowIdFor(request.idempotencyKey));
-    h.llm.state.push({ behaviour, times, idempotencyKey: key });
+    await h.llm.push({ behaviour, times, idempotencyKey: key });
     return { request, key, ...(await h.start(request)) };
   }
 
@@ -84,7 +84,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
       mails[0]?.attachments?.map((a) => [a.fileName, a.contentType]),
       [[`report-${reportId}.pdf`, 'application/pdf']],
     );
-    assert.equal(h.llm.state.countFor(llmKey(workflowId)), 1);
+    assert.equal(await h.llm.countFor(llmKey(workflowId)), 1);
 
     const events = await outboxEvents(h.dataSource, reportId);
     assert.deepEqual(events.map((e) => e.event_type).sort(), [
@@ -104,7 +104,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     await first.handle.result();
     const afterCompletion = await h.start(request);
     assert.equal((await afterCompletion.handle.result()).status, 'COMPLETED');
-    assert.equal(h.llm.state.countFor(llmKey(first.workflowId)), 1);
+    assert.equal(await h.llm.countFor(llmKey(first.workflowId)), 1);
     assert.equal((await leftovers(h.dataSource, first.reportId)).reports, 1);
   });
 
@@ -115,7 +115,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     assert.equal(result.status, 'FAILED');
     assert.equal(result.failure?.stage, 'callLlm');
     assert.equal(result.failure?.errorType, 'LlmRequestRejected');
-    assert.equal(h.llm.state.countFor(key), 1, 'a permanent 400 is not retried');
+    assert.equal(await h.llm.countFor(key), 1, 'a permanent 400 is not retried');
     assert.deepEqual(await leftovers(h.dataSource, reportId), nothingLeft);
     const events = await outboxEvents(h.dataSource, reportId);
     assert.deepEqual(
@@ -129,7 +129,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     const { handle, reportId, key } = await startWithLlm({ mode: 'server-error' }, 3);
     const result = await handle.result();
     assert.equal(result.status, 'FAILED');
-    assert.equal(h.llm.state.countFor(key), 3);
+    assert.equal(await h.llm.countFor(key), 3);
     assert.deepEqual(await leftovers(h.dataSource, reportId), nothingLeft);
   });
 
@@ -137,7 +137,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
     const { handle, key } = await startWithLlm({ mode: 'rate-limit', retryAfterSeconds: 5 }, 1);
     const result = await handle.result();
     assert.equal(result.status, 'COMPLETED');
-    const served = h.llm.state.served.filter((r) => r.idempotencyKey === key);
+    const served = (await h.llm.served()).filter((r) => r.idempotencyKey === key);
     assert.deepEqual(
       served.map((r) => r.outcome),
       ['rate-limit', 'ok'],
@@ -150,7 +150,7 @@ describe('GenerateReportWorkflow against the real stack', () => {
 
   it('cancelled while the LLM is answering: ends CANCELLED with nothing to compensate', async () => {
     const { handle, reportId, key } = await startWithLlm({ mode: 'hang' }, 1);
-    await waitFor('the LLM call', async () => (h.llm.state.countFor(key) > 0 ? true : undefined));
+    await waitFor('the LLM call', async () => ((await h.llm.countFor(key)) > 0 ? true : undefined));
     assert.equal((await handle.query(progressQuery)).stage, 'callLlm');
     await handle.signal(cancelSignal, 'changed my mind');
     const result = await handle.result();

@@ -18,25 +18,22 @@ describe('LLM capacity of one worker', () => {
   after(() => h.close());
 
   it('holds 200 LLM calls in flight at once, beside the rest of the reports’ work', async () => {
-    h.llm.state.reset();
+    await h.llm.reset();
     // Each answer takes 15 s (longer than 200 starts take): only slots of their own let all 200
     // wait on the provider together.
-    h.llm.state.push({ behaviour: { mode: 'ok', latencyMs: 15_000 }, times: 200 });
+    await h.llm.push({ behaviour: { mode: 'ok', latencyMs: 15_000 }, times: 200 });
     const results = await runReports(h, 200);
 
     assert.equal(results.filter((r) => r.status === 'COMPLETED').length, 200);
-    assert.equal(
-      h.llm.state.maxInFlight,
-      200,
-      `at most ${h.llm.state.maxInFlight} calls were open at once`,
-    );
+    const { maxInFlight } = await h.llm.stats();
+    assert.equal(maxInFlight, 200, `at most ${maxInFlight} calls were open at once`);
   });
 
   it('slows admission under a 429 storm instead of failing reports: no attempt is spent, Retry-After holds every call', async () => {
-    h.llm.state.reset();
+    await h.llm.reset();
     const storm = 40;
     const retryAfterMs = 300;
-    h.llm.state.push({
+    await h.llm.push({
       behaviour: { mode: 'rate-limit', retryAfterSeconds: 1, retryAfterMs },
       times: storm,
     });
@@ -51,7 +48,7 @@ describe('LLM capacity of one worker', () => {
       results.map((r) => r.timings.callLlm?.attempts),
       results.map(() => 1),
     );
-    const served = h.llm.state.served.map((r) => ({ ...r, ms: Date.parse(r.at) }));
+    const served = (await h.llm.served()).map((r) => ({ ...r, ms: Date.parse(r.at) }));
     const limited = served.filter((r) => r.outcome === 'rate-limit');
     assert.equal(limited.length, storm, 'the whole storm was answered');
     assert.equal(served.filter((r) => r.outcome === 'ok').length, 20, 'one paid call per report');

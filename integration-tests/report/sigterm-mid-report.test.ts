@@ -33,7 +33,7 @@ describe('SIGTERM while a report runs', () => {
     const key = uniqueName('sigterm');
     const workflowId = workflowIdFor(key);
     // The LLM answers slower than the worker's grace: the attempt in flight is cut off.
-    h.llm.state.push({
+    await h.llm.push({
       behaviour: { mode: 'ok', latencyMs: (WORKER_GRACE_SECONDS + 4) * 1000 },
       times: 1,
       idempotencyKey: `${workflowId}:callLlm`,
@@ -47,9 +47,9 @@ describe('SIGTERM while a report runs', () => {
     });
     assert.equal(posted.status, 202);
     const deadline = Date.now() + 20_000;
-    while (h.llm.state.countFor(`${workflowId}:callLlm`) === 0 && Date.now() < deadline)
+    while ((await h.llm.countFor(`${workflowId}:callLlm`)) === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
-    assert.equal(h.llm.state.countFor(`${workflowId}:callLlm`), 1, 'the report is in callLlm');
+    assert.equal(await h.llm.countFor(`${workflowId}:callLlm`), 1, 'the report is in callLlm');
 
     const results = await Promise.all(services.map((s) => terminate(s)));
     for (const r of results) {

@@ -37,7 +37,7 @@ describe('a worker killed with SIGKILL while createPdf runs', () => {
 
     assert.equal(result.status, 'COMPLETED', JSON.stringify(result.failure));
     assert.equal(result.notification, 'SENT');
-    assert.equal(h.llm.state.countFor(`${workflowId}:callLlm`), 1, 'the LLM was paid once');
+    assert.equal(await h.llm.countFor(`${workflowId}:callLlm`), 1, 'the LLM was paid once');
     const mails = await mailTo(testEndpoints.maildevApi, request.requester.email);
     assert.equal(mails.length, 1, 'exactly one email');
     assert.deepEqual(await leftovers(h.dataSource, reportId), {

@@ -8,18 +8,24 @@ import { createDataSource } from '../../src/entities/data-source';
 import { startReport, type StartedReport } from '../../src/temporal/start-report';
 import { closeActivityDeps, createActivityDeps } from '../../src/worker/activity-deps';
 import { ReportWorker } from '../../src/worker/create-worker';
-import { startLlmServer, type RunningLlmServer } from './llm-server';
-import { config as stackConfig, installQuietTemporalRuntime, uniqueName } from './stack-env';
+import { LlmStandIn } from './llm-control';
+import {
+  config as stackConfig,
+  installQuietTemporalRuntime,
+  testEndpoints,
+  uniqueName,
+} from './stack-env';
 
 /**
  * Everything a report test needs against the real stack: the database (migrated), a Temporal
- * client, a deterministic LLM server of its own, and workers on a task queue nobody else uses.
+ * client, a deterministic LLM of its own (a tenant of the stand-in server), and workers on a task queue nobody else uses.
  */
 export interface ReportHarness {
   config: Config;
   dataSource: DataSource;
   client: Client;
-  llm: RunningLlmServer;
+  /** This harness's own tenant of the LLM stand-in server. */
+  llm: LlmStandIn;
   taskQueue: string;
   /** Starts an in-process worker; `override` swaps dependencies (a failing store, a dead SMTP). */
   startWorker(override?: (deps: ActivityDeps) => ActivityDeps): Promise<ReportWorker>;
@@ -30,7 +36,7 @@ export interface ReportHarness {
 
 export async function createReportHarness(): Promise<ReportHarness> {
   installQuietTemporalRuntime();
-  const llm = await startLlmServer();
+  const llm = new LlmStandIn(testEndpoints.llmControl);
   const taskQueue = uniqueName('reports');
   const config: Config = {
     ...stackConfig,

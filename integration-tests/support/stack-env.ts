@@ -4,8 +4,9 @@ import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/w
 import { loadConfig, type Config } from '../../src/config/config';
 
 /**
- * The configuration the tests run with: the environment that the test command passes in, or,
- * when a test file is run on its own, the local stack's .stack/stack.env.
+ * The configuration the tests run with: the servers' endpoints that the global set-up
+ * (integration-tests/global-setup.ts) puts in the environment, or, when a test file is run on
+ * its own, the servers of './dev stack up' (.stack/stack.env).
  */
 const envFile = join(__dirname, '..', '..', '.stack', 'stack.env');
 if (!process.env.TEMPORAL_ADDRESS && existsSync(envFile)) process.loadEnvFile(envFile);
@@ -18,10 +19,14 @@ function required(name: string): string {
 
 export const config: Config = loadConfig({ ...process.env, NODE_ENV: 'test' });
 
-/** Test-only endpoints of the local stack: maildev's mail API and the LLM server's controls. */
+/** Test-only endpoints: maildev's mail API, the LLM stand-in server, and the servers' network. */
 export const testEndpoints = {
   maildevApi: required('MAILDEV_API_URL'),
   llmControl: required('LLM_CONTROL_URL'),
+  /** The Docker network the servers are on, for tests that start containers of their own. */
+  network: required('TEST_SERVERS_NETWORK'),
+  /** The service's settings for a container on that network. */
+  inNetworkEnv: JSON.parse(required('TEST_SERVERS_IN_NETWORK_ENV')) as Record<string, string>,
 };
 
 /** A name no other test run uses, for topics, subjects, task queues and schemas. */

@@ -3,9 +3,14 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A deterministic OpenAI-compatible server: the one stand-in the project allows, for the paid
- * LLM API. The service reaches it only through OPENAI_BASE_URL. Tests script its behaviour
- * (in process, or over its /__control endpoints when it runs as a stack service) and read how
- * many requests it served per Idempotency-Key.
+ * LLM API. The service reaches it only through OPENAI_BASE_URL. Tests script its behaviour over
+ * its /__control endpoints and read how many requests it served per Idempotency-Key.
+ *
+ * One server serves many independent tenants: `/t/<tenant>/v1/...` and
+ * `/t/<tenant>/__control/...` have a script, counters and a request log of their own, so test
+ * files sharing one server never see each other's calls. `/v1` and `/__control` are the
+ * default tenant. Runs in Node.js as it is (type stripping), with no dependencies:
+ * `node main.mjs` in this folder.
  */
 
 export type LlmBehaviour =
@@ -302,6 +307,7 @@ async function control(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  forget: () => void,
 ): Promise<void> {
   if (req.method === 'POST' && path === '/__control/script') {
     const body = (await readJson(req)) as ScriptedBehaviour | ScriptedBehaviour[];
@@ -322,26 +328,46 @@ async function control(
     sendJson(res, 200, { inFlight: state.inFlight, maxInFlight: state.maxInFlight });
     return;
   }
+  if (req.method === 'POST' && path === '/__control/forget') {
+    forget();
+    sendJson(res, 204, null);
+    return;
+  }
   sendJson(res, 404, { error: 'unknown control endpoint' });
 }
 
 export interface RunningLlmServer {
   url: string;
-  /** The base URL to give the openai package / OPENAI_BASE_URL. */
+  /** The default tenant's base URL, to give the openai package / OPENAI_BASE_URL. */
   baseUrl: string;
+  /** The default tenant's state. */
   state: LlmServerState;
   close(): Promise<void>;
 }
 
+const tenantPath = /^\/t\/([A-Za-z0-9._-]{1,128})(\/.*)$/;
+
 export async function startLlmServer(
   options: { port?: number; host?: string } = {},
 ): Promise<RunningLlmServer> {
-  const state = new LlmServerState();
+  const tenants = new Map<string, LlmServerState>([['', new LlmServerState()]]);
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const fullPath = new URL(req.url ?? '/', 'http://local').pathname;
+    const match = tenantPath.exec(fullPath);
+    const tenant = match?.[1] ?? '';
+    const path = match?.[2] ?? fullPath;
+    let state = tenants.get(tenant);
+    if (!state) {
+      state = new LlmServerState();
+      tenants.set(tenant, state);
+    }
+    const forget = (): void => {
+      tenants.get(tenant)?.reset();
+      if (tenant !== '') tenants.delete(tenant);
+    };
     const handle = async (): Promise<void> => {
       if (path === '/health') return sendJson(res, 200, { status: 'ok' });
-      if (path.startsWith('/__control/')) return control(state, req, res, path);
+      if (path.startsWith('/__control/')) return control(state, req, res, path, forget);
       if (req.method === 'GET' && path === '/v1/models') {
         return sendJson(res, 200, {
           object: 'list',
@@ -378,10 +404,10 @@ export async function startLlmServer(
   return {
     url,
     baseUrl: `${url}/v1`,
-    state,
+    state: tenants.get('')!,
     close: () =>
       new Promise<void>((resolve) => {
-        state.reset();
+        for (const state of tenants.values()) state.reset();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -6,17 +6,17 @@ import OpenAI, {
   InternalServerError,
   RateLimitError,
 } from 'openai';
-import { LlmControl } from '../support/llm-control';
-import { deterministicReport } from '../support/llm-server';
+import { deterministicReport } from '../../docker/llm/llm-server';
+import { LlmStandIn } from '../support/llm-control';
 import { config, testEndpoints, uniqueName } from '../support/stack-env';
 
-describe('local OpenAI-compatible server', () => {
+describe('LLM stand-in (OpenAI-compatible server)', () => {
+  const control = new LlmStandIn(testEndpoints.llmControl);
   const openai = new OpenAI({
     apiKey: config.OPENAI_API_KEY,
-    baseURL: config.OPENAI_BASE_URL,
+    baseURL: control.baseUrl,
     maxRetries: 0,
   });
-  const control = new LlmControl(testEndpoints.llmControl);
   const ask = (key: string, content = 'Solid-state batteries in 2026') =>
     openai.chat.completions.create(
       { model: config.OPENAI_MODEL, messages: [{ role: 'user', content }] },
@@ -58,7 +58,7 @@ describe('local OpenAI-compatible server', () => {
 
   it('surfaces a scripted 429 as a RateLimitError carrying Retry-After, then recovers', async () => {
     const key = uniqueName('llm');
-    await control.script({
+    await control.push({
       behaviour: { mode: 'rate-limit', retryAfterSeconds: 7 },
       times: 1,
       idempotencyKey: key,
@@ -75,7 +75,7 @@ describe('local OpenAI-compatible server', () => {
 
   it('answers 500, a context-length 400 and a hang when told to', async () => {
     const key = uniqueName('llm');
-    await control.script(
+    await control.push(
       { behaviour: { mode: 'server-error' }, times: 1, idempotencyKey: key },
       { behaviour: { mode: 'context-length' }, times: 1, idempotencyKey: key },
       { behaviour: { mode: 'hang' }, times: 1, idempotencyKey: key },

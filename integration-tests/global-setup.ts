@@ -1,0 +1,36 @@
+import { buildImages, serverNames } from '../stack/docker';
+import { removeAbandonedTestRuns, startServers, type RunningServers } from '../stack/servers';
+
+/**
+ * `node --test --test-global-setup`: the real servers, started once per run with testcontainers
+ * from the images in docker/, and their endpoints handed to every test file through the
+ * environment. Test files keep their own topics, task queues and database objects. Everything
+ * started here is removed at the end, on Ctrl-C, or by the next run when this one was killed.
+ */
+let running: RunningServers | undefined;
+
+export async function globalSetup(): Promise<void> {
+  const abandoned = removeAbandonedTestRuns();
+  if (abandoned > 0) process.stderr.write(`[servers] removed ${abandoned} abandoned test run(s)\n`);
+  // The test command builds them first (with progress); cached, this takes seconds.
+  if (process.env.SERVER_IMAGES_BUILT !== 'true') await buildImages(serverNames);
+  const started = Date.now();
+  running = await startServers('test');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      running?.remove();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  }
+  Object.assign(process.env, running.env, {
+    TEST_SERVERS_NETWORK: running.network,
+    TEST_SERVERS_IN_NETWORK_ENV: JSON.stringify(running.inNetworkEnv),
+  });
+  process.stderr.write(
+    `[servers] ${running.servers.map((s) => s.name).join(', ')} healthy in ${((Date.now() - started) / 1000).toFixed(1)} s (run ${running.run})\n`,
+  );
+}
+
+export function globalTeardown(): void {
+  running?.remove();
+}
