@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { cacheRoot, intoCache, log, requireTool, runStep, versions } from './provision';
+import { cacheRoot, intoCache, requireTool, runStep, versions } from './provision';
 
 /**
  * The Docker side of the tooling: which image each server is (docker-compose.yml says, with how
