@@ -24,6 +24,7 @@ export async function globalSetup(): Promise<void> {
   }
   Object.assign(process.env, running.env, {
     TEST_SERVERS_NETWORK: running.network,
+    TEST_SERVERS_RUN: running.run,
     TEST_SERVERS_IN_NETWORK_ENV: JSON.stringify(running.inNetworkEnv),
   });
   process.stderr.write(

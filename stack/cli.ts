@@ -40,6 +40,7 @@ async function up(): Promise<void> {
   const lines = Object.entries({
     ...running.env,
     TEST_SERVERS_NETWORK: running.network,
+    TEST_SERVERS_RUN: running.run,
     TEST_SERVERS_IN_NETWORK_ENV: JSON.stringify(running.inNetworkEnv),
   }).map(([k, v]) => `${k}=${v.includes(' ') || v.includes('"') ? `'${v}'` : v}`);
   writeFileSync(

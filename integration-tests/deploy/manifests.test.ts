@@ -9,7 +9,7 @@ import { configSchema, loadConfig } from '../../src/config/config';
 import { llmTaskQueueFor } from '../../src/domain/task-queues';
 import { createServiceMetrics } from '../../src/observability/metrics';
 import { kustomizeCli } from '../../stack/provision';
-import { kafkaTopics } from '../../stack/docker';
+import { imageOf, kafkaTopics } from '../../stack/docker';
 
 /** Offline checks of the deployment files: nothing here needs a cluster or a Docker engine. */
 
@@ -115,6 +115,9 @@ const configMap = resources.find((d) => d.kind === 'ConfigMap')!;
 const configMapData = configMap.data as Record<string, string>;
 const secretData = secretTemplate.stringData as Record<string, string>;
 const knownVariables = Object.keys(configSchema.shape);
+const packageVersion = (
+  JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+).version;
 const requiredVariables = knownVariables.filter(
   (key) => !configSchema.shape[key as keyof typeof configSchema.shape].safeParse(undefined).success,
 );
@@ -818,8 +821,9 @@ describe('kustomize build (offline)', () => {
       temporal: 'host.docker.internal:7233',
       kafka: 'host.docker.internal:9092',
     });
+    // The image docker-compose.yml builds, which the tests run (deploy/service-image.test.ts).
     for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'))
-      assert.equal(podSpec(doc).containers[0]!.image, 'report-pipeline:local');
+      assert.equal(podSpec(doc).containers[0]!.image, imageOf('release'));
     assert.equal(docs.filter((d) => d.kind === 'ServiceMonitor').length, 0);
     const settings = docs.find(
       (d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('report-pipeline-config'),
@@ -848,25 +852,51 @@ describe('docker-compose.yml (offline)', () => {
   }) as {
     services: Record<
       string,
-      { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string> }
+      {
+        image?: string;
+        build?: { context: string; dockerfile?: string; args?: Record<string, string> };
+        command?: string[];
+        environment?: Record<string, string>;
+      }
     >;
   };
 
-  it('runs the Dockerfile’s entry points with valid settings, next to pinned public images', () => {
-    const app = ['release', 'worker', 'consumer', 'api'];
-    for (const name of app) {
+  it('runs the Dockerfile’s entry points with valid settings', () => {
+    for (const name of ['release', 'worker', 'consumer', 'api']) {
       const service = compose.services[name]!;
-      assert.equal(service.build, '.', `${name} builds the Dockerfile`);
+      assert.equal(service.build?.context, '.', `${name} builds ./Dockerfile`);
+      assert.equal(service.image, `report-pipeline:${packageVersion}`, `${name} image`);
       const entry = service.command?.[0] ?? '';
       assert.ok(existsSync(sourceOf(entry)), `${name}: ${entry}`);
       for (const key of Object.keys(service.environment ?? {}))
         assert.ok(knownVariables.includes(key), `${name}: ${key}`);
     }
-    for (const [name, service] of Object.entries(compose.services)) {
-      if (app.includes(name)) continue;
-      assert.match(service.image ?? '', /^[a-z0-9./-]+:[0-9][\w.-]*$/, `${name} pins a version`);
+  });
+
+  it('builds every server from its own Dockerfile in docker/, on the BASE it is given', () => {
+    for (const name of ['postgres', 'temporal', 'kafka', 'registry', 'maildev', 'llm']) {
+      const service = compose.services[name]!;
+      assert.equal(service.build?.context, 'docker', name);
+      assert.equal(service.build?.dockerfile, `${name}/Dockerfile`, name);
+      assert.ok(existsSync(join(root, 'docker', name, 'Dockerfile')), name);
+      assert.equal(service.build?.args?.BASE, '${BASE_IMAGE:-debian:bookworm-slim}', name);
+      // A local build never takes the name of an official image.
+      assert.match(service.image ?? '', /^report-pipeline-[a-z-]+:[0-9][\w.-]*$/, name);
     }
-    for (const needed of ['postgres', 'temporal', 'kafka', 'registry', 'maildev'])
-      assert.ok(compose.services[needed], needed);
+    for (const file of [
+      'Dockerfile',
+      ...['postgres', 'temporal', 'kafka', 'registry', 'maildev', 'llm'].map(
+        (n) => `docker/${n}/Dockerfile`,
+      ),
+    ]) {
+      const text = readFileSync(join(root, file), 'utf8');
+      assert.match(
+        text,
+        /^ARG BASE=debian:bookworm-slim$/m,
+        `${file} takes its base as an argument`,
+      );
+      for (const from of text.matchAll(/^FROM (\S+)/gm))
+        assert.ok(!from[1]!.includes(':') || from[1] === '${BASE}', `${file}: FROM ${from[1]}`);
+    }
   });
 });

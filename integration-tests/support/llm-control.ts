@@ -11,7 +11,10 @@ export class LlmStandIn {
   readonly baseUrl: string;
   private readonly control: string;
 
-  constructor(serverUrl: string, tenant: string = uniqueName('llm')) {
+  constructor(
+    serverUrl: string,
+    readonly tenant: string = uniqueName('llm'),
+  ) {
     const root = tenant === '' ? serverUrl : `${serverUrl}/t/${tenant}`;
     this.baseUrl = `${root}/v1`;
     this.control = `${root}/__control`;
@@ -25,6 +28,11 @@ export class LlmStandIn {
     });
     if (!res.ok) throw new Error(`LLM stand-in ${method} ${path} answered ${res.status}`);
     return res.status === 204 ? undefined : res.json();
+  }
+
+  /** This tenant's base URL on a server reached at `serverUrl` (e.g. by its network name). */
+  baseUrlOn(serverUrl: string): string {
+    return this.tenant === '' ? `${serverUrl}/v1` : `${serverUrl}/t/${this.tenant}/v1`;
   }
 
   /** Behaviours for the next matching calls, in order; unmatched calls answer normally. */

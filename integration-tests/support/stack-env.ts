@@ -25,6 +25,8 @@ export const testEndpoints = {
   llmControl: required('LLM_CONTROL_URL'),
   /** The Docker network the servers are on, for tests that start containers of their own. */
   network: required('TEST_SERVERS_NETWORK'),
+  /** The servers' run; a container labelled with it is removed with them. */
+  run: required('TEST_SERVERS_RUN'),
   /** The service's settings for a container on that network. */
   inNetworkEnv: JSON.parse(required('TEST_SERVERS_IN_NETWORK_ENV')) as Record<string, string>,
 };

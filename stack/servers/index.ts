@@ -89,11 +89,42 @@ export function runsFor(purpose: Purpose): { run: string; owner: number }[] {
   return [...runs].map(([run, owner]) => ({ run, owner }));
 }
 
-/** Test runs whose process is gone (killed, or the machine slept through a Ctrl-C): removed. */
+/** Compose projects the tests start are named this, then the pid of the test process. */
+export const composeTestProjectPrefix = 'report-pipeline-test-';
+
+/** Removes a Compose project's containers, volumes and networks (without its compose file). */
+function removeComposeProject(project: string): void {
+  const filter = `label=com.docker.compose.project=${project}`;
+  const ids = docker(['ps', '-aq', '--filter', filter]).split('\n').filter(Boolean);
+  if (ids.length > 0) docker(['rm', '-f', '-v', ...ids]);
+  for (const kind of ['volume', 'network'] as const) {
+    const names = docker([kind, 'ls', '-q', '--filter', filter]).split('\n').filter(Boolean);
+    if (names.length > 0) docker([kind, 'rm', ...names]);
+  }
+}
+
+/**
+ * Test runs (and Compose projects of the tests) whose process is gone, killed before it could
+ * clean up: removed.
+ */
 export function removeAbandonedTestRuns(): number {
   const abandoned = runsFor('test').filter((r) => !alive(r.owner));
   for (const r of abandoned) removeRun(r.run);
-  return abandoned.length;
+  const projects = docker([
+    'ps',
+    '-a',
+    '--filter',
+    'label=com.docker.compose.project',
+    '--format',
+    '{{.Label "com.docker.compose.project"}}',
+  ])
+    .split('\n')
+    .filter((p) => p.startsWith(composeTestProjectPrefix));
+  const abandonedProjects = [...new Set(projects)].filter(
+    (p) => !alive(Number(p.slice(composeTestProjectPrefix.length).split('-')[0])),
+  );
+  for (const p of abandonedProjects) removeComposeProject(p);
+  return abandoned.length + abandonedProjects.length;
 }
 
 export async function startServers(purpose: Purpose): Promise<RunningServers> {

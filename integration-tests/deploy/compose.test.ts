@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { composeCommand, composeFile } from '../../stack/docker';
+import { composeTestProjectPrefix } from '../../stack/servers';
+import { freePort } from '../support/service-processes';
+import { uniqueName } from '../support/stack-env';
+
+/**
+ * docker-compose.yml as a person runs it: the whole service from the same images, on ports of
+ * its own (a project of its own beside the test servers), up until healthy, then a report.
+ */
+describe('docker compose up', () => {
+  const project = `${composeTestProjectPrefix}${process.pid}-${Date.now().toString(36)}`;
+  const ports: Record<string, string> = {};
+  let compose: string[];
+  let composeEnv: NodeJS.ProcessEnv;
+
+  const run = (args: string[], timeoutMs = 300_000): { status: number | null; output: string } => {
+    const [command, ...prefix] = compose;
+    const result = spawnSync(command!, [...prefix, '-p', project, '-f', composeFile, ...args], {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      env: composeEnv,
+    });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  };
+
+  before(async () => {
+    compose = await composeCommand();
+    for (const name of [
+      'API_PORT',
+      'KAFKA_PORT',
+      'REGISTRY_PORT',
+      'TEMPORAL_PORT',
+      'TEMPORAL_UI_PORT',
+      'POSTGRES_PORT',
+      'SMTP_PORT',
+      'MAILDEV_PORT',
+      'LLM_PORT',
+    ])
+      ports[name] = String(await freePort());
+    // The test run's own settings point at its servers; Compose must take its defaults instead.
+    composeEnv = { ...process.env, ...ports };
+    delete composeEnv.OPENAI_API_KEY;
+    delete composeEnv.OPENAI_BASE_URL;
+  });
+
+  after(() => {
+    run(['down', '--volumes', '--timeout', '10'], 120_000);
+  });
+
+  it('brings every service up healthy, the release step done', () => {
+    const up = run(['up', '--detach', '--wait', '--no-build']);
+    if (up.status !== 0) {
+      const logs = run(['logs', '--no-color', '--tail', '30']).output;
+      assert.fail(`docker compose up exited ${up.status}:\n${up.output}\n${logs}`);
+    }
+    const ps = run(['ps', '--all', '--format', '{{.Service}} {{.State}} {{.Health}}']).output;
+    for (const service of ['postgres', 'temporal', 'kafka', 'registry', 'maildev', 'llm'])
+      assert.match(ps, new RegExp(`^${service} running healthy$`, 'm'), ps);
+    for (const service of ['worker', 'consumer', 'api'])
+      assert.match(ps, new RegExp(`^${service} running healthy$`, 'm'), ps);
+    assert.match(ps, /^release exited/m, ps);
+  });
+
+  it('completes a report asked for on its API, and mails it', async () => {
+    const api = `http://127.0.0.1:${ports.API_PORT}`;
+    const key = uniqueName('compose');
+    const email = `${key}@example.com`;
+    const res = await fetch(`${api}/api/workflows/generate-report`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({
+        prompt: `Heat pumps in cold climates (${key})`,
+        requester: { id: 'team-compose', email },
+      }),
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    const { workflowId } = (await res.json()) as { workflowId: string };
+    const deadline = Date.now() + 90_000;
+    let status: Record<string, unknown> = {};
+    while (Date.now() < deadline && status.stage !== 'done') {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await (await fetch(`${api}/api/workflows/${workflowId}/status`)).json()) as Record<
+        string,
+        unknown
+      >;
+    }
+    assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
+    const mails = (await (await fetch(`http://127.0.0.1:${ports.MAILDEV_PORT}/email`)).json()) as {
+      to: { address: string }[];
+    }[];
+    assert.ok(
+      mails.some((m) => m.to.some((t) => t.address === email)),
+      'maildev has the email',
+    );
+  });
+});
