@@ -44,7 +44,7 @@ async function main(): Promise<number> {
       '--import',
       'tsx',
       '--test',
-      '--test-global-setup=integration-tests/global-setup.ts',
+      '--test-global-setup=integration-tests/global-setup.mjs',
       // Test files share one set of servers; one at a time keeps their timings honest.
       '--test-concurrency=1',
       '--test-timeout=300000',

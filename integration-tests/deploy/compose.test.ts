@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { composeCommand, composeFile } from '../../stack/docker';
 import { composeTestProjectPrefix } from '../../stack/servers';
+import { closedStatus } from '../support/api-harness';
 import { freePort } from '../support/service-processes';
 import { uniqueName } from '../support/stack-env';
 
@@ -78,15 +79,7 @@ describe('docker compose up', () => {
     });
     assert.equal(res.status, 202, await res.clone().text());
     const { workflowId } = (await res.json()) as { workflowId: string };
-    const deadline = Date.now() + 90_000;
-    let status: Record<string, unknown> = {};
-    while (Date.now() < deadline && status.stage !== 'done') {
-      await new Promise((r) => setTimeout(r, 250));
-      status = (await (await fetch(`${api}/api/workflows/${workflowId}/status`)).json()) as Record<
-        string,
-        unknown
-      >;
-    }
+    const status = await closedStatus(api, workflowId);
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
     const mails = (await (await fetch(`http://127.0.0.1:${ports.MAILDEV_PORT}/email`)).json()) as {
       to: { address: string }[];

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { workflowIdFor } from '../../src/domain/ids';
 import { imageOf } from '../../stack/docker';
+import { closedStatus } from '../support/api-harness';
 import { sampleRequestRecord } from '../support/kafka-harness';
 import { LlmStandIn } from '../support/llm-control';
 import { createTopics } from '../support/service-processes';
@@ -77,20 +78,6 @@ describe('the service image', () => {
     assert.equal(ready.status, 200);
   });
 
-  async function completed(workflowId: string): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + 90_000;
-    let last: Record<string, unknown> = {};
-    while (Date.now() < deadline) {
-      const res = await fetch(`${apiUrl}/api/workflows/${workflowId}/status`);
-      if (res.status === 200) {
-        last = (await res.json()) as Record<string, unknown>;
-        if (last.stage === 'done') return last;
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.fail(`${workflowId} did not finish: ${JSON.stringify(last)}`);
-  }
-
   it('completes a report asked for through the API, its PDF served', async () => {
     const key = uniqueName('image-api');
     const res = await fetch(`${apiUrl}/api/workflows/generate-report`, {
@@ -103,7 +90,7 @@ describe('the service image', () => {
     });
     assert.equal(res.status, 202, await res.clone().text());
     const { workflowId, reportId } = (await res.json()) as { workflowId: string; reportId: string };
-    const status = await completed(workflowId);
+    const status = await closedStatus(apiUrl, workflowId);
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
     const pdf = await fetch(`${apiUrl}/api/reports/${reportId}/pdf`);
     assert.equal(pdf.status, 200);
@@ -133,7 +120,7 @@ describe('the service image', () => {
     } finally {
       await producer.disconnect();
     }
-    const status = await completed(workflowIdFor(record.idempotencyKey));
+    const status = await closedStatus(apiUrl, workflowIdFor(record.idempotencyKey));
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
   });
 });

@@ -95,3 +95,25 @@ export async function waitForEnd(
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * Polls a running API's status route until the report's workflow has closed (its stage reads
+ * `done` a moment before its status leaves RUNNING), and answers that last status.
+ */
+export async function closedStatus(
+  apiUrl: string,
+  workflowId: string,
+  timeoutMs = 90_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, unknown> = {};
+  while (Date.now() < deadline) {
+    const res = await fetch(`${apiUrl}/api/workflows/${workflowId}/status`);
+    if (res.status === 200) {
+      last = (await res.json()) as Record<string, unknown>;
+      if (last.status !== 'RUNNING') return last;
+    } else await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${workflowId} still running after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
