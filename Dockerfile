@@ -2,15 +2,10 @@
 # consumer, and the release step (migrations and schema registration).
 #   docker build -t report-pipeline:0.1.0 .
 # BASE is any Debian bookworm image; ./dev passes the one it makes itself with debootstrap.
-# Node.js and npm come from their npm registry packages, checked by sha256.
+# Node.js and npm come from their npm registry packages (docker/install-node.sh pins them).
 ARG BASE=debian:bookworm-slim
 
 FROM ${BASE} AS node
-ARG NODE_VERSION=24.21.0
-ARG NODE_SHA256_AMD64=61ecf27ad70afee991b671c28561eb497028294a67d132f9bbaac9ad73f81d3b
-ARG NODE_SHA256_ARM64=fba3076c16d21e5d814577436bdcb782b9b66bed09c6fa8278298e8933288bbb
-ARG NPM_VERSION=11.21.2
-ARG NPM_SHA256=8ad8563b81e71b90ef405b140bccf3ba9b5e7884ab210bd49ee4e2f4bc6f61f5
 COPY docker/install-node.sh /usr/local/bin/install-node
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl \

