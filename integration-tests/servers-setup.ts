@@ -1,4 +1,4 @@
-import { buildImages, serverNames } from '../stack/docker';
+import { appBuildService, buildImages, serverNames } from '../stack/docker';
 import { removeAbandonedTestRuns, startServers, type RunningServers } from '../stack/servers';
 
 /**
@@ -12,8 +12,10 @@ let running: RunningServers | undefined;
 export async function globalSetup(): Promise<void> {
   const abandoned = removeAbandonedTestRuns();
   if (abandoned > 0) process.stderr.write(`[servers] removed ${abandoned} abandoned test run(s)\n`);
-  // The test command builds them first (with progress); cached, this takes seconds.
-  if (process.env.SERVER_IMAGES_BUILT !== 'true') await buildImages(serverNames);
+  // The test command builds them first (with progress); cached, this takes seconds. The
+  // service's own image is for the tests that run it (deploy/).
+  if (process.env.SERVER_IMAGES_BUILT !== 'true')
+    await buildImages([...serverNames, appBuildService]);
   const started = Date.now();
   running = await startServers('test');
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

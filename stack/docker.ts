@@ -171,7 +171,7 @@ export async function buildImages(services: readonly string[]): Promise<void> {
   const [command, ...prefix] = compose;
   await runStep(
     'images',
-    `building ${services.map(imageOf).join(', ')} from ${base} (cached after the first time; first time several minutes)`,
+    `building ${services.length} images (${services.join(', ')}) on ${base}; the first time takes minutes, then Docker's cache makes it seconds`,
     command!,
     [...prefix, '-f', composeFile, 'build', '--quiet', ...services],
     { quiet: true, env: { ...process.env, BASE_IMAGE: base } },
