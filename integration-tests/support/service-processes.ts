@@ -104,7 +104,13 @@ export async function startServiceProcesses(
     );
     started.push({ name, child, opsUrl: `http://127.0.0.1:${port}` });
   }
-  for (const service of started) await waitReady(service);
+  try {
+    for (const service of started) await waitReady(service);
+  } catch (error) {
+    // Nothing is left running to keep the test file alive when one of them never gets ready.
+    for (const service of started) service.child.process.kill('SIGKILL');
+    throw error;
+  }
   return started;
 }
 
@@ -112,14 +118,23 @@ async function waitReady(service: ServiceProcess, timeoutMs = 60_000): Promise<v
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void service.child.exited.then(() => (exited = true));
+  let last = 'no answer';
   while (Date.now() < deadline && !exited) {
     const status = await fetch(`${service.opsUrl}/ready`)
-      .then((r) => r.status)
-      .catch(() => 0);
+      .then(async (r) => {
+        last = `${r.status} ${await r.text()}`;
+        return r.status;
+      })
+      .catch((error: unknown) => {
+        last = String(error);
+        return 0;
+      });
     if (status === 200) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${service.name} did not become ready:\n${service.child.output()}`);
+  throw new Error(
+    `${service.name} did not become ready in ${timeoutMs} ms (${exited ? 'it exited' : `/ready: ${last}`}):\n${service.child.output()}`,
+  );
 }
 
 /** SIGTERM, then how long it took to exit and with what code. */

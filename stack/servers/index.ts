@@ -155,7 +155,14 @@ export async function startServers(purpose: Purpose): Promise<RunningServers> {
     run,
     network,
     servers: running,
-    env: Object.assign({}, ...running.map((s) => s.env)) as Record<string, string>,
+    env: Object.assign(
+      {
+        // For tests that start containers of their own, in processes of their own.
+        TESTCONTAINERS_RYUK_DISABLED: process.env.TESTCONTAINERS_RYUK_DISABLED,
+        TESTCONTAINERS_HOST_OVERRIDE: process.env.TESTCONTAINERS_HOST_OVERRIDE,
+      },
+      ...running.map((s) => s.env),
+    ) as Record<string, string>,
     inNetworkEnv: Object.assign({}, ...servers.map((s) => s.inNetworkEnv)) as Record<
       string,
       string
