@@ -11,7 +11,8 @@ import { reportIdFor } from '../src/domain/ids';
 import { configEnv, spawnTs, type Child } from '../integration-tests/support/child-process';
 import { sampleRequestRecord } from '../integration-tests/support/kafka-harness';
 import { LlmStandIn } from '../integration-tests/support/llm-control';
-import { createTopics, freePort } from '../integration-tests/support/service-processes';
+import { createTopics } from '../integration-tests/support/service-processes';
+import { freePort } from '../stack/docker';
 import { testEndpoints, uniqueName } from '../integration-tests/support/stack-env';
 
 /**

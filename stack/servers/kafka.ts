@@ -1,21 +1,5 @@
-import { createServer } from 'node:net';
+import { freePort } from '../docker';
 import { publishedHost, serverContainer, type ServerDefinition } from './server';
-
-/** A port free on this machine now: Kafka must be told the address clients outside reach it on. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 export const kafka: ServerDefinition = {
   name: 'kafka',
