@@ -22,13 +22,29 @@ function currentRun(): string | undefined {
   return runsFor('dev')[0]?.run;
 }
 
+/** Every server of the run has a running container (not so after the engine restarted). */
+function allRunning(run: string): boolean {
+  const running = docker([
+    'ps',
+    '-q',
+    '--filter',
+    `label=${runLabel}=${run}`,
+    '--filter',
+    'status=running',
+  ]);
+  return running.split('\n').filter(Boolean).length === serverNames.length;
+}
+
 async function up(): Promise<void> {
   const existing = currentRun();
-  if (existing && existsSync(envFile)) {
+  if (existing && existsSync(envFile) && allRunning(existing)) {
     log('stack', `already up (run ${existing}); settings in ${envFile}`);
     return;
   }
-  if (existing) removeRun(existing);
+  if (existing) {
+    log('stack', `run ${existing} is not whole any more: removing it and starting afresh`);
+    removeRun(existing);
+  }
   await buildImages(serverNames);
   const started = Date.now();
   const running = await startServers('dev');

@@ -22,16 +22,39 @@ function run(
   });
 }
 
-const npm = (script: string): Promise<number> =>
-  run(`npm run ${script}`, 'npm', ['run', '--silent', script]);
+/** An npm script with its output kept, shown only when it fails. */
+function check(script: string): Promise<{ script: string; code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', script], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({ script, code: code ?? (signal ? 128 : 1), output }),
+    );
+  });
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
-  for (const script of ['typecheck', 'lint', 'format:check']) {
-    const code = await npm(script);
-    if (code !== 0) return code;
-  }
+  // The static checks run side by side, and beside the image build (mostly Docker's cache).
+  const scripts = ['typecheck', 'lint', 'format:check'];
+  process.stderr.write(`\n[test] ${scripts.join(', ')} and the images\n`);
+  const [checks] = await Promise.all([
+    Promise.all(scripts.map(check)),
+    buildImages([...serverNames, appBuildService]),
+  ]);
+  const failed = checks.filter((c) => c.code !== 0);
+  for (const c of failed) process.stderr.write(`\n[test] npm run ${c.script} failed:\n${c.output}`);
+  if (failed.length > 0) return failed[0]!.code;
+  process.stderr.write(
+    `[test] ${scripts.join(', ')} passed (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
 
-  await buildImages([...serverNames, appBuildService]);
   const chromium = ensureChromium();
   const files = process.argv.slice(2);
   const patterns =

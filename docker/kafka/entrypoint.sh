@@ -35,7 +35,7 @@ if [ ! -f "$data/meta.properties" ]; then
     id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     [ "${id:0:1}" != "-" ] && break
   done
-  "${java_cmd[@]}" kafka.tools.StorageTool format -t "$id" -c "$conf" --ignore-formatted >/dev/null
+  "${java_cmd[@]}" -XX:TieredStopAtLevel=1 kafka.tools.StorageTool format -t "$id" -c "$conf" --ignore-formatted >/dev/null
 fi
 
 "${java_cmd[@]}" kafka.Kafka "$conf" &
@@ -44,15 +44,14 @@ trap 'kill -TERM $broker 2>/dev/null' TERM INT
 
 (
   until (exec 3<>/dev/tcp/127.0.0.1/9094) 2>/dev/null; do sleep 0.5; done
-  for spec in $KAFKA_TOPICS; do
-    if ! "${java_cmd[@]}" -Xms32m -Xmx128m org.apache.kafka.tools.TopicCommand \
-      --bootstrap-server 127.0.0.1:9094 --create --if-not-exists \
-      --topic "${spec%%:*}" --partitions "${spec##*:}" >/dev/null; then
-      echo "kafka: creating topic $spec failed; stopping" >&2
-      kill -TERM $broker
-      exit 1
-    fi
-  done
+  # shellcheck disable=SC2086
+  if ! java -Xms32m -Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j.configuration=file:/opt/kafka/config/log4j.properties \
+    -cp '/opt/kafka/tools:/opt/kafka/libs/*' CreateTopics 127.0.0.1:9094 $KAFKA_TOPICS >/dev/null; then
+    echo "kafka: creating the topics $KAFKA_TOPICS failed; stopping" >&2
+    kill -TERM $broker
+    exit 1
+  fi
   touch /tmp/kafka-ready
   echo "kafka: ready, topics: $KAFKA_TOPICS"
 ) &

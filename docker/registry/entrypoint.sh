@@ -14,7 +14,7 @@ registry=$!
 trap 'kill -TERM $registry 2>/dev/null' TERM INT
 
 (
-  until curl -fsS -o /dev/null http://127.0.0.1:9000/health/ready; do sleep 0.5; done
+  until curl -fs -o /dev/null http://127.0.0.1:9000/health/ready; do sleep 0.5; done
   curl -fsS -o /dev/null -X PUT -H 'content-type: application/vnd.schemaregistry.v1+json' \
     -d "{\"compatibility\":\"$REGISTRY_COMPATIBILITY\"}" http://127.0.0.1:8080/apis/ccompat/v7/config
   touch /tmp/registry-ready

@@ -51,7 +51,12 @@ describe('request consumers that die or leave mid-flood', () => {
     // Small slices, so that the kill lands between one slice's starts and the next slice.
     const doomed = spawnTs(
       'src/consumers/main.ts',
-      configEnv(k.config, { LOG_LEVEL: 'info', KAFKA_CONSUMER_MAX_IN_FLIGHT: '4' }),
+      // The broker's shortest session, so that its partitions move soon after the kill.
+      configEnv(k.config, {
+        LOG_LEVEL: 'info',
+        KAFKA_CONSUMER_MAX_IN_FLIGHT: '4',
+        KAFKA_CONSUMER_SESSION_TIMEOUT_MS: '6000',
+      }),
     );
     children.push(doomed);
     await doomed.waitFor('consumer started');

@@ -75,6 +75,11 @@ export const configSchema = z.object({
   KAFKA_CONSUMER_CONCURRENCY: positiveInt(3),
   /** Records of one partition admitted at once: one inbox round trip, then their starts in parallel. */
   KAFKA_CONSUMER_MAX_IN_FLIGHT: positiveInt(50),
+  /**
+   * How long the group waits for a silent consumer before its partitions move to the others:
+   * the time a crashed consumer's records wait. Heartbeats go every third of it.
+   */
+  KAFKA_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(30000),
   TOPIC_REPORTS_REQUESTED: topicName('reports.requested'),
   TOPIC_REPORTS_REQUESTED_DLQ: topicName('reports.requested.dlq'),
   TOPIC_REPORTS_COMPLETED: topicName('reports.completed'),

@@ -48,6 +48,7 @@ export interface RequestConsumerDeps {
     | 'KAFKA_CONSUMER_GROUP'
     | 'KAFKA_CONSUMER_CONCURRENCY'
     | 'KAFKA_CONSUMER_MAX_IN_FLIGHT'
+    | 'KAFKA_CONSUMER_SESSION_TIMEOUT_MS'
     | 'TOPIC_REPORTS_REQUESTED'
     | 'TOPIC_REPORTS_REQUESTED_DLQ'
     | 'TEMPORAL_TASK_QUEUE'
@@ -116,6 +117,8 @@ export class ReportRequestConsumer {
     this.consumer = kafka.consumer({
       groupId: config.KAFKA_CONSUMER_GROUP,
       allowAutoTopicCreation: false,
+      sessionTimeout: config.KAFKA_CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.floor(config.KAFKA_CONSUMER_SESSION_TIMEOUT_MS / 3),
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: config.TOPIC_REPORTS_REQUESTED, fromBeginning: true });
