@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeWorkflowBundle } from '../src/worker/bundle-workflows';
 import { appBuildService, buildImages, serverNames } from '../stack/docker';
 import { removeAbandonedTestRuns, startServers, type RunningServers } from '../stack/servers';
 
@@ -8,6 +12,7 @@ import { removeAbandonedTestRuns, startServers, type RunningServers } from '../s
  * started here is removed at the end, on Ctrl-C, or by the next run when this one was killed.
  */
 let running: RunningServers | undefined;
+let bundleDir: string | undefined;
 
 export async function globalSetup(): Promise<void> {
   const abandoned = removeAbandonedTestRuns();
@@ -17,14 +22,19 @@ export async function globalSetup(): Promise<void> {
   if (process.env.SERVER_IMAGES_BUILT !== 'true')
     await buildImages([...serverNames, appBuildService]);
   const started = Date.now();
-  running = await startServers('test');
+  // The workflow bundle, made once for the run as the service's image makes it at build time:
+  // every worker the tests start loads it instead of bundling src/workflows again.
+  bundleDir = mkdtempSync(join(tmpdir(), 'report-pipeline-test-'));
+  const bundle = join(bundleDir, 'workflow-bundle.js');
+  [running] = await Promise.all([startServers('test'), writeWorkflowBundle(bundle)]);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      running?.remove();
+      globalTeardown();
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
     });
   }
   Object.assign(process.env, running.env, {
+    WORKFLOW_BUNDLE_PATH: bundle,
     TEST_SERVERS_NETWORK: running.network,
     TEST_SERVERS_RUN: running.run,
     TEST_SERVERS_IN_NETWORK_ENV: JSON.stringify(running.inNetworkEnv),
@@ -36,4 +46,5 @@ export async function globalSetup(): Promise<void> {
 
 export function globalTeardown(): void {
   running?.remove();
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 }

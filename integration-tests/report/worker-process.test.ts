@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { writeWorkflowBundle } from '../../src/worker/bundle-workflows';
 import { configEnv, spawnTs } from '../support/child-process';
 import { createReportHarness, type ReportHarness } from '../support/report-harness';
 
@@ -21,10 +21,7 @@ describe('the worker entry point', () => {
 
   it('runs reports from a prebuilt workflow bundle and exits 0 on SIGTERM', async () => {
     const bundle = join(dir, 'workflow-bundle.js');
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../src/workflows'),
-    });
-    writeFileSync(bundle, code);
+    await writeWorkflowBundle(bundle);
     const worker = spawnTs(
       'src/worker/main.ts',
       configEnv(h.config, { WORKFLOW_BUNDLE_PATH: bundle, LOG_LEVEL: 'info' }),

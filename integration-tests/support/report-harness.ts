@@ -69,6 +69,7 @@ export async function createReportHarness(): Promise<ReportHarness> {
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue,
         activities: createActivities(deps),
+        workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
         shutdownGraceTime: '2 seconds',
       });
       running.push({ worker, done: worker.run(), native, deps });

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities: createActivities(deps),
+    workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
   });
   process.stdout.write('WORKER_READY\n');
   await worker.run();
