@@ -152,12 +152,13 @@ export async function baseImage(): Promise<string> {
   if (!canMake) return 'debian:bookworm-slim';
 
   if (!existsSync('/usr/sbin/debootstrap')) {
-    await runStep('base', "installing Debian's debootstrap", 'apt-get', [
-      'install',
-      '-y',
-      '-q',
-      'debootstrap',
-    ]);
+    await runStep(
+      'base',
+      "installing Debian's debootstrap",
+      'apt-get',
+      ['install', '-y', '-q', 'debootstrap'],
+      { quiet: true, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } },
+    );
   }
   const work = mkdtempSync(join(tmpdir(), 'report-pipeline-base-'));
   const rootfs = join(work, 'rootfs');

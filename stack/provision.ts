@@ -53,13 +53,14 @@ export async function runStep(
       if (options.quiet) kept.push(line);
       else process.stderr.write(`[stack] ${service.padEnd(9)} | ${line}\n`);
     }
-    last = Date.now();
+    // A quiet step still says every 15 s that it is working.
+    if (!options.quiet) last = Date.now();
   };
   child.stdout.on('data', echo);
   child.stderr.on('data', echo);
   const heartbeat = setInterval(() => {
     if (Date.now() - last > 15_000) {
-      log(service, `${what}: still working (${Math.round((Date.now() - started) / 1000)} s)`);
+      log(service, `... still working (${Math.round((Date.now() - started) / 1000)} s)`);
       last = Date.now();
     }
   }, 5_000);
