@@ -111,6 +111,58 @@ describe('outbox relay to Kafka', () => {
     assert.equal(unpublished[0]?.n, '0');
   });
 
+  it('publishes each row to the topic its worker wrote into it, whichever relay picks it up', async () => {
+    // Another deployment's relay on the same database, configured with topics of its own (as a
+    // './dev start' app was beside the tests): it must still send these rows where they say.
+    const kafka = new Kafka({ brokers: h.config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const elsewhere = outboxEventTopics({
+      TOPIC_REPORTS_COMPLETED: uniqueName('elsewhere-completed'),
+      TOPIC_REPORTS_FAILED: uniqueName('elsewhere-failed'),
+      TOPIC_NOTIFICATIONS_EMAIL: uniqueName('elsewhere-email'),
+    });
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: Object.values(elsewhere).map(({ topic }) => ({ topic, numPartitions: 1 })),
+      });
+      const otherRelay = new OutboxRelay({
+        ...deps,
+        topics: elsewhere,
+        schemaIds: await registerEventSchemas(deps.registry, elsewhere),
+      });
+      const { handle, reportId } = await h.start(h.request());
+      assert.equal((await handle.result()).status, 'COMPLETED');
+      const rows = await h.dataSource.query<{ event_type: string; topic: string }[]>(
+        `SELECT event_type, topic FROM outbox WHERE message_key = $1 ORDER BY event_type`,
+        [reportId],
+      );
+      assert.deepEqual(rows, [
+        { event_type: 'EmailNotification', topic: h.config.TOPIC_NOTIFICATIONS_EMAIL },
+        { event_type: 'ReportCompleted', topic: h.config.TOPIC_REPORTS_COMPLETED },
+      ]);
+      while ((await otherRelay.publishBatch()) > 0);
+
+      const events = await eventsFor(reportId, 2);
+      assert.deepEqual(
+        events.map((e) => e.topic).sort(),
+        [h.config.TOPIC_NOTIFICATIONS_EMAIL, h.config.TOPIC_REPORTS_COMPLETED].sort(),
+      );
+      for (const { topic } of Object.values(elsewhere)) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        assert.deepEqual(
+          offsets.map((o) => o.high),
+          ['0'],
+          `nothing went to the other relay's ${topic}`,
+        );
+      }
+    } finally {
+      await admin.deleteTopics({ topics: Object.values(elsewhere).map((t) => t.topic) });
+      await admin.disconnect();
+    }
+  });
+
   it('re-sends with the same eventId when it dies between publish and mark-sent', async () => {
     const { handle, reportId } = await h.start(h.request());
     await handle.result();

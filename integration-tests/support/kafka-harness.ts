@@ -8,7 +8,7 @@ import { OutboxRelay } from '../../src/producers/outbox-relay';
 import { Inbox } from '../../src/storage/inbox';
 import { createReportHarness, type ReportHarness } from './report-harness';
 import { createTopics } from './service-processes';
-import { uniqueName } from './stack-env';
+import { config as stackConfig, uniqueName } from './stack-env';
 
 export interface ReceivedRecord {
   topic: string;
@@ -68,10 +68,11 @@ export function sampleRequestRecord(
 }
 
 export async function createKafkaHarness(): Promise<KafkaHarness> {
-  const h = await createReportHarness();
-  const { config, kafka, registry, requestSchemaId, prefix, outputTopics } = await createTopics(
-    h.config,
-  );
+  const made = await createTopics(stackConfig);
+  const { kafka, registry, requestSchemaId, prefix, outputTopics } = made;
+  // The worker is configured with the file's topics, which it writes into the outbox rows.
+  const h = await createReportHarness(made.config);
+  const { config } = h;
   const admin = kafka.admin();
   await admin.connect();
   const producer = kafka.producer();

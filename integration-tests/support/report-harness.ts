@@ -34,12 +34,14 @@ export interface ReportHarness {
   close(): Promise<void>;
 }
 
-export async function createReportHarness(): Promise<ReportHarness> {
+/** `settings`: the file's own, e.g. its topics, which the worker writes into the outbox. */
+export async function createReportHarness(settings: Partial<Config> = {}): Promise<ReportHarness> {
   installQuietTemporalRuntime();
   const llm = new LlmStandIn(testEndpoints.llmControl);
   const taskQueue = uniqueName('reports');
   const config: Config = {
     ...stackConfig,
+    ...settings,
     OPENAI_BASE_URL: llm.baseUrl,
     TEMPORAL_TASK_QUEUE: taskQueue,
   };

@@ -1,5 +1,6 @@
 import type { Transporter } from 'nodemailer';
 import type OpenAI from 'openai';
+import type { OutboxEventType } from '../entities/outbox-event';
 import type { EmailLedger } from '../storage/email-ledger';
 import type { ReportFileStore } from '../storage/report-file-store';
 import type { ReportStore } from '../storage/report-store';
@@ -23,6 +24,8 @@ export interface ActivityDeps {
   ledger: EmailLedger;
   llmSettings: LlmSettings;
   mailSettings: MailSettings;
+  /** The Kafka topic of each event the outbox announces. */
+  eventTopics: Record<OutboxEventType, string>;
 }
 
 /** Every activity of GenerateReportWorkflow, over its dependencies. Workflows import only the type. */
@@ -33,6 +36,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   sendNotification: createSendNotificationActivity({ ...deps, settings: deps.mailSettings }),
   publishOutcome: createPublishOutcomeActivity({
     reports: deps.reports,
+    topics: deps.eventTopics,
     publicBaseUrl: deps.mailSettings.publicBaseUrl,
     mailFrom: deps.mailSettings.from,
   }),

@@ -17,6 +17,8 @@ export interface PublishOutcomeInput {
  */
 export function createPublishOutcomeActivity(deps: {
   reports: ReportStore;
+  /** The topic of each event type, written into its outbox row. */
+  topics: Record<NewOutboxEvent['eventType'], string>;
   publicBaseUrl: string;
   mailFrom: string;
 }) {
@@ -35,6 +37,7 @@ export function createPublishOutcomeActivity(deps: {
       events.push({
         eventId,
         eventType,
+        topic: deps.topics[eventType],
         messageKey: result.reportId,
         payload: { eventId, ...payload },
       });

@@ -7,6 +7,7 @@ import { CreateReportTables1763740000000 } from './migrations/1763740000000-crea
 import { AddOutboxPublishError1763750000000 } from './migrations/1763750000000-add-outbox-publish-error';
 import { CreateInbox1763760000000 } from './migrations/1763760000000-create-inbox';
 import { AddInboxStartedAt1763770000000 } from './migrations/1763770000000-add-inbox-started-at';
+import { AddOutboxTopic1763780000000 } from './migrations/1763780000000-add-outbox-topic';
 import { OutboxEvent } from './outbox-event';
 import { Report } from './report';
 import { ReportFile } from './report-file';
@@ -17,6 +18,7 @@ export const migrations = [
   AddOutboxPublishError1763750000000,
   CreateInbox1763760000000,
   AddInboxStartedAt1763770000000,
+  AddOutboxTopic1763780000000,
 ];
 
 /** The schema is owned by migrations (`npm run migrate`); TypeORM never synchronizes it. */

@@ -20,6 +20,10 @@ export class OutboxEvent {
   @Column({ name: 'event_type', type: 'text' })
   eventType!: OutboxEventType;
 
+  /** Where it goes, as the worker that wrote it was configured (null: written before topics were kept). */
+  @Column({ type: 'text', nullable: true })
+  topic!: string | null;
+
   @Column({ name: 'message_key', type: 'text' })
   messageKey!: string;
 

@@ -6,6 +6,13 @@ import type { OutboxEventType } from '../entities/outbox-event';
 
 const avroDir = join(__dirname, '..', '..', 'avro');
 
+/** The Avro schema (in avro/) each outbox event type is encoded with. */
+export const eventSchemaFiles: Record<OutboxEventType, string> = {
+  ReportCompleted: 'report-completed.avsc',
+  ReportFailed: 'report-failed.avsc',
+  EmailNotification: 'email-notification.avsc',
+};
+
 /** Which topic and schema each outbox event type is published with. */
 export const outboxEventTopics = (
   config: Pick<
@@ -13,13 +20,27 @@ export const outboxEventTopics = (
     'TOPIC_REPORTS_COMPLETED' | 'TOPIC_REPORTS_FAILED' | 'TOPIC_NOTIFICATIONS_EMAIL'
   >,
 ): Record<OutboxEventType, { topic: string; schemaFile: string }> => ({
-  ReportCompleted: { topic: config.TOPIC_REPORTS_COMPLETED, schemaFile: 'report-completed.avsc' },
-  ReportFailed: { topic: config.TOPIC_REPORTS_FAILED, schemaFile: 'report-failed.avsc' },
+  ReportCompleted: {
+    topic: config.TOPIC_REPORTS_COMPLETED,
+    schemaFile: eventSchemaFiles.ReportCompleted,
+  },
+  ReportFailed: { topic: config.TOPIC_REPORTS_FAILED, schemaFile: eventSchemaFiles.ReportFailed },
   EmailNotification: {
     topic: config.TOPIC_NOTIFICATIONS_EMAIL,
-    schemaFile: 'email-notification.avsc',
+    schemaFile: eventSchemaFiles.EmailNotification,
   },
 });
+
+/** Registers one event type's schema under `<topic>-value`; an unchanged schema keeps its id. */
+export async function registerEventSchema(
+  registry: SchemaRegistry,
+  eventType: OutboxEventType,
+  topic: string,
+): Promise<number> {
+  const schema = readFileSync(join(avroDir, eventSchemaFiles[eventType]), 'utf8');
+  return (await registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` }))
+    .id;
+}
 
 /**
  * Registers each event schema under `<topic>-value` (BACKWARD compatible) and returns the
@@ -28,17 +49,10 @@ export const outboxEventTopics = (
  */
 export async function registerEventSchemas(
   registry: SchemaRegistry,
-  topics: ReturnType<typeof outboxEventTopics>,
+  topics: Record<OutboxEventType, { topic: string }>,
 ): Promise<Record<OutboxEventType, number>> {
   const ids = {} as Record<OutboxEventType, number>;
-  for (const [type, { topic, schemaFile }] of Object.entries(topics) as [
-    OutboxEventType,
-    { topic: string; schemaFile: string },
-  ][]) {
-    const schema = readFileSync(join(avroDir, schemaFile), 'utf8');
-    ids[type] = (
-      await registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` })
-    ).id;
-  }
+  for (const [type, { topic }] of Object.entries(topics) as [OutboxEventType, { topic: string }][])
+    ids[type] = await registerEventSchema(registry, type, topic);
   return ids;
 }

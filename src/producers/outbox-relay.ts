@@ -3,11 +3,13 @@ import type { Producer } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutboxEventType } from '../entities/outbox-event';
 import type { ServiceMetrics } from '../observability/metrics';
+import { registerEventSchema } from './event-schemas';
 
 interface PendingRow {
   id: string;
   event_id: string;
   event_type: OutboxEventType;
+  topic: string | null;
   message_key: string;
   payload: Record<string, unknown>;
   created_at: Date;
@@ -17,15 +19,30 @@ export interface OutboxRelayDeps {
   dataSource: DataSource;
   producer: Producer;
   registry: SchemaRegistry;
+  /** This process's topic of each event type: where rows that name no topic go. */
   topics: Record<OutboxEventType, { topic: string }>;
+  /** The schema id of each event type under its topic above, registered at start-up. */
   schemaIds: Record<OutboxEventType, number>;
   batchSize?: number;
   logger?: { warn(obj: object, msg: string): void };
   metrics?: Pick<ServiceMetrics, 'outboxPublished' | 'outboxPublishDelay'>;
 }
 
+/** A row that no retry will publish: its payload or its schema is refused. */
+class Unpublishable extends Error {}
+
+/** A registry answer that will not change on retry: the schema is incompatible or invalid. */
+const isRefusal = (error: unknown): boolean =>
+  typeof error === 'object' &&
+  error !== null &&
+  [409, 422].includes((error as { status?: unknown }).status as number);
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
 /**
- * Publishes outbox rows to Kafka in id order and marks them sent. A batch is locked
+ * Publishes outbox rows to Kafka in id order and marks them sent. Each row goes to the topic it
+ * names (the writing worker's configuration), whichever relay picks it up. A batch is locked
  * (FOR UPDATE SKIP LOCKED, so several relays can run), sent with acks from all in-sync replicas,
  * then marked in the same transaction. A crash between send and mark re-sends the batch later:
  * at-least-once on the wire, with the same eventId, so consumers dedupe.
@@ -34,14 +51,49 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Schema ids for topics other than this process's own, registered on first use. */
+  private readonly otherSchemaIds = new Map<string, Promise<number>>();
 
   constructor(private readonly deps: OutboxRelayDeps) {}
+
+  private schemaIdFor(eventType: OutboxEventType, topic: string): Promise<number> {
+    if (topic === this.deps.topics[eventType].topic)
+      return Promise.resolve(this.deps.schemaIds[eventType]);
+    const key = `${eventType} ${topic}`;
+    let id = this.otherSchemaIds.get(key);
+    if (!id) {
+      id = registerEventSchema(this.deps.registry, eventType, topic);
+      // A failed registration is asked again next time, not remembered.
+      id.catch(() => this.otherSchemaIds.delete(key));
+      this.otherSchemaIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** The row's payload in the registry's wire format, under its topic's subject. */
+  private async encode(row: PendingRow, topic: string): Promise<Buffer> {
+    let schemaId: number;
+    try {
+      schemaId = await this.schemaIdFor(row.event_type, topic);
+    } catch (error: unknown) {
+      // Unreachable or failing registry: thrown as it is, so the batch is tried again later.
+      if (!isRefusal(error)) throw error;
+      throw new Unpublishable(
+        `the registry refused the ${row.event_type} schema under ${topic}-value: ${messageOf(error)}`,
+      );
+    }
+    try {
+      return await this.deps.registry.encode(schemaId, row.payload);
+    } catch (error: unknown) {
+      throw new Unpublishable(messageOf(error));
+    }
+  }
 
   /** Publishes one batch; returns how many rows it handled (0: nothing pending). */
   async publishBatch(): Promise<number> {
     return this.deps.dataSource.transaction(async (manager) => {
       const rows = await manager.query<PendingRow[]>(
-        `SELECT id, event_id, event_type, message_key, payload, created_at FROM outbox
+        `SELECT id, event_id, event_type, topic, message_key, payload, created_at FROM outbox
          WHERE published_at IS NULL AND publish_error IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.deps.batchSize ?? 100],
       );
@@ -52,19 +104,19 @@ export class OutboxRelay {
       >();
       const encoded: PendingRow[] = [];
       for (const row of rows) {
-        const { topic } = this.deps.topics[row.event_type];
+        const topic = row.topic ?? this.deps.topics[row.event_type].topic;
         let value: Buffer;
         try {
-          value = await this.deps.registry.encode(this.deps.schemaIds[row.event_type], row.payload);
+          value = await this.encode(row, topic);
         } catch (error: unknown) {
-          // A payload its schema rejects will never encode; set it aside rather than block the rest.
-          const reason = error instanceof Error ? error.message : String(error);
+          if (!(error instanceof Unpublishable)) throw error;
+          // It will never encode; set it aside with the reason rather than block the rest.
           await manager.query(`UPDATE outbox SET publish_error = $2 WHERE id = $1`, [
             row.id,
-            reason,
+            error.message,
           ]);
           this.deps.logger?.warn(
-            { eventId: row.event_id, eventType: row.event_type, reason },
+            { eventId: row.event_id, eventType: row.event_type, topic, reason: error.message },
             'outbox relay: event set aside',
           );
           continue;

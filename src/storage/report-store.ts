@@ -25,6 +25,8 @@ export interface ReportRecord {
 export interface NewOutboxEvent {
   eventId: string;
   eventType: OutboxEventType;
+  /** The Kafka topic it is published to. */
+  topic: string;
   messageKey: string;
   payload: Record<string, unknown>;
 }

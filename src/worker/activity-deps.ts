@@ -5,6 +5,7 @@ import type { ActivityDeps } from '../activities';
 import { LlmAdmission } from '../activities/llm-admission';
 import { createPdfRenderPool } from '../activities/pdf/pdf-render-pool';
 import type { Config } from '../config/config';
+import { outboxEventTopics } from '../producers/event-schemas';
 import { EmailLedger } from '../storage/email-ledger';
 import { ReportFileStore } from '../storage/report-file-store';
 import { ReportStore } from '../storage/report-store';
@@ -41,8 +42,14 @@ export function createActivityDeps(config: Config, dataSource: DataSource): Acti
       attachPdf: config.MAIL_ATTACH_PDF,
       publicBaseUrl: config.PUBLIC_BASE_URL,
     },
+    eventTopics: topicNames(outboxEventTopics(config)),
   };
 }
+
+const topicNames = <K extends string>(topics: Record<K, { topic: string }>): Record<K, string> =>
+  Object.fromEntries(
+    Object.entries<{ topic: string }>(topics).map(([k, v]) => [k, v.topic]),
+  ) as Record<K, string>;
 
 export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
   deps.mailer.close();
