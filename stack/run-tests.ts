@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   for (const c of failed) process.stderr.write(`\n[test] npm run ${c.script} failed:\n${c.output}`);
   if (failed.length > 0) return failed[0]!.code;
   process.stderr.write(
-    `[test] ${scripts.join(', ')} passed (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+    `[test] ${scripts.join(', ')} passed, images built (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
   );
 
   const chromium = ensureChromium();

@@ -25,7 +25,7 @@ export interface ActivityDeps {
   llmSettings: LlmSettings;
   mailSettings: MailSettings;
   /** The Kafka topic of each event the outbox announces. */
-  eventTopics: Record<OutboxEventType, string>;
+  eventTopics: Record<OutboxEventType, { topic: string }>;
 }
 
 /** Every activity of GenerateReportWorkflow, over its dependencies. Workflows import only the type. */

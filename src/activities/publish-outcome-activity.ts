@@ -18,7 +18,7 @@ export interface PublishOutcomeInput {
 export function createPublishOutcomeActivity(deps: {
   reports: ReportStore;
   /** The topic of each event type, written into its outbox row. */
-  topics: Record<NewOutboxEvent['eventType'], string>;
+  topics: Record<NewOutboxEvent['eventType'], { topic: string }>;
   publicBaseUrl: string;
   mailFrom: string;
 }) {
@@ -37,7 +37,7 @@ export function createPublishOutcomeActivity(deps: {
       events.push({
         eventId,
         eventType,
-        topic: deps.topics[eventType],
+        topic: deps.topics[eventType].topic,
         messageKey: result.reportId,
         payload: { eventId, ...payload },
       });

@@ -42,14 +42,9 @@ export function createActivityDeps(config: Config, dataSource: DataSource): Acti
       attachPdf: config.MAIL_ATTACH_PDF,
       publicBaseUrl: config.PUBLIC_BASE_URL,
     },
-    eventTopics: topicNames(outboxEventTopics(config)),
+    eventTopics: outboxEventTopics(config),
   };
 }
-
-const topicNames = <K extends string>(topics: Record<K, { topic: string }>): Record<K, string> =>
-  Object.fromEntries(
-    Object.entries<{ topic: string }>(topics).map(([k, v]) => [k, v.topic]),
-  ) as Record<K, string>;
 
 export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
   deps.mailer.close();
