@@ -27,7 +27,17 @@ const workflowForbidden = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.stack/', 'coverage/', 'test-artifacts/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.stack/',
+      'coverage/',
+      'test-artifacts/',
+      // A package of its own, installed only inside its image (node-llama-cpp is not here).
+      'docker/llm-local/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeWorkflowBundle } from '../src/worker/bundle-workflows';
-import { appBuildService, buildImages, serverNames } from '../stack/docker';
+import { buildImages, testImageServices } from '../stack/docker';
 import { removeAbandonedTestRuns, startServers, type RunningServers } from '../stack/servers';
 
 /**
@@ -19,8 +19,7 @@ export async function globalSetup(): Promise<void> {
   if (abandoned > 0) process.stderr.write(`[servers] removed ${abandoned} abandoned test run(s)\n`);
   // The test command builds them first (with progress); cached, this takes seconds. The
   // service's own image is for the tests that run it (deploy/).
-  if (process.env.SERVER_IMAGES_BUILT !== 'true')
-    await buildImages([...serverNames, appBuildService]);
+  if (process.env.SERVER_IMAGES_BUILT !== 'true') await buildImages(testImageServices);
   const started = Date.now();
   // The workflow bundle, made once for the run as the service's image makes it at build time:
   // every worker the tests start loads it instead of bundling src/workflows again.

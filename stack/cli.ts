@@ -1,7 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImages, docker, memoryByContainer, repoRoot, serverNames } from './docker';
+import {
+  buildImages,
+  docker,
+  memoryByContainer,
+  repoRoot,
+  serverNames,
+  testImageService,
+} from './docker';
 import { ensureDir, log } from './provision';
 import { removeRun, runsFor, startServers } from './servers';
 
@@ -45,7 +52,7 @@ async function up(): Promise<void> {
     log('stack', `run ${existing} is not whole any more: removing it and starting afresh`);
     removeRun(existing);
   }
-  await buildImages(serverNames);
+  await buildImages(serverNames.map(testImageService));
   const started = Date.now();
   const running = await startServers('dev');
   ensureDir(stateDir);

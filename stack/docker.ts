@@ -20,6 +20,14 @@ export const serverNames = ['postgres', 'temporal', 'kafka', 'registry', 'mailde
 export type ServerName = (typeof serverNames)[number];
 /** The compose service that builds the service's own image (the other entry points reuse it). */
 export const appBuildService = 'release';
+/**
+ * The compose service whose image each server runs as in the tests: the same, except the LLM,
+ * which is the scripted stand-in there (`llm-stand-in`) and a real local model in Compose.
+ */
+export const testImageService = (name: ServerName): string =>
+  name === 'llm' ? 'llm-stand-in' : name;
+/** What the tests build: the servers as they run them, the local model for Compose, the service. */
+export const testImageServices = [...serverNames.map(testImageService), 'llm', appBuildService];
 
 interface ComposeService {
   image?: string;

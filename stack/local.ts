@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   appBuildService,
@@ -27,11 +27,32 @@ const hostPorts = {
   maildev: port('MAILDEV_PORT', 1080),
 };
 
-/** With a key of your own and no base URL, the service talks to the real OpenAI API. */
+/**
+ * The local model (compose service `llm`) writes the reports unless you name an LLM yourself: a
+ * key alone is OpenAI's API; OPENAI_BASE_URL (with or without a key) is any OpenAI-compatible
+ * server, such as Ollama or vLLM.
+ */
+const ownLlm = Boolean(process.env.OPENAI_API_KEY || process.env.OPENAI_BASE_URL);
+
 function llmSettings(): NodeJS.ProcessEnv {
-  if (process.env.OPENAI_API_KEY && process.env.OPENAI_BASE_URL === undefined)
-    return { OPENAI_BASE_URL: '' };
-  return {};
+  if (!ownLlm) return {};
+  return {
+    OPENAI_BASE_URL: process.env.OPENAI_BASE_URL ?? '',
+    LLM_MODEL_NOTE: process.env.LLM_MODEL_NOTE ?? '',
+  };
+}
+
+/** Every compose service to run: all of them, less the local model when another LLM is named. */
+async function servicesToRun(): Promise<string[]> {
+  const [command, ...prefix] = await composeCommand();
+  const listed = spawnSync(command!, [...prefix, '-f', composeFile, 'config', '--services'], {
+    encoding: 'utf8',
+  });
+  if (listed.status !== 0) throw new Error(`docker compose config failed: ${listed.stderr}`);
+  return listed.stdout
+    .split('\n')
+    .filter(Boolean)
+    .filter((service) => !(ownLlm && service === 'llm'));
 }
 
 async function compose(what: string, args: string[]): Promise<void> {
@@ -55,7 +76,7 @@ function demo(): Promise<number> {
     DATABASE_URL: `postgres://report:report@127.0.0.1:${hostPorts.postgres}/report_pipeline`,
     SMTP_URL: `smtp://127.0.0.1:${port('SMTP_PORT', 1025)}`,
     MAILDEV_API_URL: `http://127.0.0.1:${hostPorts.maildev}`,
-    OPENAI_API_KEY: process.env.OPENAI_API_KEY ?? 'sk-local-stand-in',
+    OPENAI_API_KEY: process.env.OPENAI_API_KEY ?? 'sk-local-model',
     PUBLIC_BASE_URL: `http://localhost:${hostPorts.api}`,
   };
   return new Promise((resolve, reject) => {
@@ -76,12 +97,20 @@ function demo(): Promise<number> {
 
 async function up(): Promise<number> {
   const started = Date.now();
-  await buildImages([...serverNames, appBuildService]);
+  const services = await servicesToRun();
+  await buildImages([...serverNames.filter((name) => services.includes(name)), appBuildService]);
+  log(
+    'compose',
+    ownLlm
+      ? `the LLM: ${process.env.OPENAI_BASE_URL || 'the OpenAI API'} (the local model is not started)`
+      : 'the LLM: SmolLM2-135M-Instruct running locally (compose service llm); set OPENAI_API_KEY or OPENAI_BASE_URL for another',
+  );
   await compose('starting the servers and the service (docker compose up --wait)', [
     'up',
     '--detach',
     '--wait',
     '--no-build',
+    ...services,
   ]);
   log('compose', `up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const code = await demo();

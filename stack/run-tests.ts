@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { ensureChromium } from './browser';
-import { appBuildService, buildImages, repoRoot, serverNames } from './docker';
+import { buildImages, repoRoot, testImageServices } from './docker';
 
 /**
  * The whole test suite, as the README's test command and CI run it: static checks, the images
@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   process.stderr.write(`\n[test] ${scripts.join(', ')} and the images\n`);
   const [checks] = await Promise.all([
     Promise.all(scripts.map(check)),
-    buildImages([...serverNames, appBuildService]),
+    buildImages(testImageServices),
   ]);
   const failed = checks.filter((c) => c.code !== 0);
   for (const c of failed) process.stderr.write(`\n[test] npm run ${c.script} failed:\n${c.output}`);

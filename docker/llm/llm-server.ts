@@ -57,10 +57,10 @@ const countTokens = (text: string): number => Math.max(1, Math.ceil(text.length 
 
 /** A markdown-like report derived only from the prompt, so every run answers the same. */
 export function deterministicReport(prompt: string): string {
-  const topic = prompt.trim().split('\n')[0]!.slice(0, 80);
+  const topic = prompt.trim().split('\n')[0]!.trim();
   const words = prompt.split(/\s+/).filter(Boolean);
   return [
-    `# Report: ${topic}`,
+    `# ${topic}`,
     '',
     `This report answers a request of ${words.length} words.`,
     '',
@@ -75,7 +75,7 @@ export function deterministicReport(prompt: string): string {
     '## Method',
     '',
     '```',
-    `tokens(prompt) = ${countTokens(prompt)}`,
+    `words(request) = ${words.length}`,
     '```',
     '',
     '## Conclusion',
@@ -251,6 +251,8 @@ async function chatCompletions(
 
   const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? prompt;
   const content = deterministicReport(lastUser);
+  // Providers name the model that answered (OpenAI a dated snapshot); the stand-in says what it is.
+  const servedModel = `${model}-stand-in`;
   const usage = {
     prompt_tokens: promptTokens,
     completion_tokens: countTokens(content),
@@ -264,7 +266,7 @@ async function chatCompletions(
       id,
       object: 'chat.completion',
       created,
-      model,
+      model: servedModel,
       choices: [
         {
           index: 0,
@@ -288,7 +290,7 @@ async function chatCompletions(
     extra: Record<string, unknown> = {},
   ): void => {
     res.write(
-      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`,
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: servedModel, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`,
     );
   };
   chunk({ role: 'assistant', content: '' }, null);
@@ -296,7 +298,7 @@ async function chatCompletions(
   chunk({}, 'stop');
   if (body.stream_options?.include_usage === true) {
     res.write(
-      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`,
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: servedModel, choices: [], usage })}\n\n`,
     );
   }
   res.end('data: [DONE]\n\n');

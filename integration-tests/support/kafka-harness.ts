@@ -67,11 +67,11 @@ export function sampleRequestRecord(
   };
 }
 
-export async function createKafkaHarness(): Promise<KafkaHarness> {
+export async function createKafkaHarness(settings: Partial<Config> = {}): Promise<KafkaHarness> {
   const made = await createTopics(stackConfig);
   const { kafka, registry, requestSchemaId, prefix, outputTopics } = made;
   // The worker is configured with the file's topics, which it writes into the outbox rows.
-  const h = await createReportHarness(made.config);
+  const h = await createReportHarness({ ...made.config, ...settings });
   const { config } = h;
   const admin = kafka.admin();
   await admin.connect();

@@ -17,6 +17,8 @@ export interface LlmSettings {
   defaultModel: string;
   defaultMaxTokens: number;
   promptMaxChars: number;
+  /** Shown beside the model's name wherever the report shows it; empty for none. */
+  modelNote: string;
   /** Per-request timeout; shorter than the activity's start-to-close so the activity can report it. */
   timeoutMs: number;
 }
@@ -85,6 +87,7 @@ export function createCallLlmActivity(deps: {
 }) {
   return async function callLlm(input: CallLlmInput): Promise<LlmResult & { attempt: number }> {
     const { info, log } = Context.current();
+    const modelNote = deps.settings.modelNote ? { modelNote: deps.settings.modelNote } : {};
     let prompt: string;
     try {
       prompt = validatePrompt(input.prompt, deps.settings.promptMaxChars);
@@ -103,6 +106,7 @@ export function createCallLlmActivity(deps: {
       return {
         content: stored.ref,
         model: String(stored.meta.model),
+        ...modelNote,
         usage: stored.meta.usage as TokenUsage,
         title: titleOf(content, prompt),
         called: false,
@@ -128,7 +132,7 @@ export function createCallLlmActivity(deps: {
       stream: true,
       stream_options: { include_usage: true },
     };
-    const { content, usage } = await withHeartbeats(async (signal) => {
+    const { content, usage, answeredBy } = await withHeartbeats(async (signal) => {
       // A 429 is the provider asking us to slow down, not a failed attempt: the call waits for
       // the quota with every other call of the process and goes again, within this attempt.
       for (;;) {
@@ -148,7 +152,9 @@ export function createCallLlmActivity(deps: {
           call.succeeded(response.headers);
           let text = '';
           let tokens: TokenUsage | undefined;
+          let reported: string | undefined;
           for await (const chunk of stream) {
+            reported ||= chunk.model;
             text += chunk.choices[0]?.delta.content ?? '';
             if (chunk.usage)
               tokens = {
@@ -157,7 +163,13 @@ export function createCallLlmActivity(deps: {
               };
           }
           if (!text.trim()) throw new Error('the LLM returned an empty answer');
-          return { content: text, usage: tokens ?? { promptTokens: 0, completionTokens: 0 } };
+          return {
+            content: text,
+            usage: tokens ?? { promptTokens: 0, completionTokens: 0 },
+            // The name the provider gave the model that answered (a dated version, or a local
+            // server's own model whatever was asked for).
+            answeredBy: reported || model,
+          };
         } catch (error: unknown) {
           if (error instanceof OpenAI.RateLimitError && !signal.aborted) {
             const waitMs = retryAfterMs(error.headers);
@@ -176,15 +188,18 @@ export function createCallLlmActivity(deps: {
       'content',
       Buffer.from(content, 'utf8'),
       'text/markdown; charset=utf-8',
-      {
-        model,
-        usage,
-      },
+      { model: answeredBy, requestedModel: model, usage },
     );
-    log.info('LLM content stored', { reportId: input.reportId, model, ...usage });
+    log.info('LLM content stored', {
+      reportId: input.reportId,
+      model: answeredBy,
+      requestedModel: model,
+      ...usage,
+    });
     return {
       content: ref,
-      model,
+      model: answeredBy,
+      ...modelNote,
       usage,
       title: titleOf(content, prompt),
       called: true,

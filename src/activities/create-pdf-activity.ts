@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { PdfResult, ReportRequest } from '../domain/report';
+import type { PdfResult, ReportRequest, TokenUsage } from '../domain/report';
 import type { ReportFileStore } from '../storage/report-file-store';
 import { MissingArtefactError, permanent } from './errors';
 import { withHeartbeats } from './context';
@@ -9,7 +9,11 @@ import type { PdfRenderer } from './pdf/pdf-render-pool';
 export interface CreatePdfInput {
   request: Pick<ReportRequest, 'reportId' | 'requester' | 'requestedAt' | 'options'>;
   title: string;
+  /** The model that wrote it, as the provider reported it, and what to know about it. */
   model: string;
+  modelNote?: string;
+  /** Tokens as the provider reported them; absent in histories from before they were shown. */
+  usage?: TokenUsage;
 }
 
 export function createCreatePdfActivity(deps: {
@@ -33,7 +37,15 @@ export function createCreatePdfActivity(deps: {
           ['Report', reportId],
           ['Requested by', `${input.request.requester.id} <${input.request.requester.email}>`],
           ['Requested at', new Date(input.request.requestedAt).toUTCString()],
-          ['Model', input.model],
+          ['Written by', input.modelNote ? `${input.model} (${input.modelNote})` : input.model],
+          ...(input.usage
+            ? [
+                [
+                  'Tokens',
+                  `${input.usage.promptTokens} prompt + ${input.usage.completionTokens} completion, as the model reported them`,
+                ] as [string, string],
+              ]
+            : []),
           ...(input.request.options.language
             ? [['Language', input.request.options.language] as [string, string]]
             : []),

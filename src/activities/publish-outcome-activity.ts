@@ -42,8 +42,11 @@ export function createPublishOutcomeActivity(deps: {
         payload: { eventId, ...payload },
       });
     };
+    // Stages that have finished: this step itself (publish) is still running as it writes them.
     const durations = Object.fromEntries(
-      Object.entries(result.timings).map(([stage, timing]) => [stage, timing?.durationMs ?? null]),
+      Object.entries(result.timings).flatMap(([stage, timing]) =>
+        timing?.durationMs === undefined ? [] : [[stage, timing.durationMs]],
+      ),
     );
 
     if (result.status === 'COMPLETED') {
@@ -57,6 +60,7 @@ export function createPublishOutcomeActivity(deps: {
           pages: result.pdf?.pages ?? 0,
         },
         usage: result.usage ?? { promptTokens: 0, completionTokens: 0 },
+        model: result.model ?? null,
         timings: durations,
         completedAt: now,
       });

@@ -10,6 +10,9 @@ export interface SendNotificationInput {
   to: string;
   title: string;
   pages: number;
+  /** The model that wrote the report and what to know about it; absent in older histories. */
+  model?: string;
+  modelNote?: string;
 }
 
 export interface MailSettings {
@@ -25,6 +28,14 @@ export function messageIdFor(reportId: string, from: string): string {
 }
 
 export const subjectFor = (title: string): string => `Your report is ready: ${title}`;
+
+export const pagesText = (pages: number): string => `${pages} ${pages === 1 ? 'page' : 'pages'}`;
+
+/** "Written by <model> (<note>)." or nothing, for the email. */
+function writtenBy(input: SendNotificationInput): string | undefined {
+  if (!input.model) return undefined;
+  return `Written by ${input.model}${input.modelNote ? ` (${input.modelNote})` : ''}.`;
+}
 
 const escapeHtml = (text: string): string =>
   text.replace(
@@ -70,16 +81,23 @@ export function createSendNotificationActivity(deps: {
 
     const pdfUrl = `${deps.settings.publicBaseUrl}/api/reports/${input.reportId}/pdf`;
     const pdf = deps.settings.attachPdf ? await deps.files.find(input.reportId, 'pdf') : undefined;
-    const where = pdf ? 'The PDF is attached' : `Download the PDF: ${pdfUrl}`;
+    const where = pdf ? 'The PDF is attached.' : `Download the PDF: ${pdfUrl}`;
+    const author = writtenBy(input);
     try {
       await deps.mailer.sendMail({
         from: deps.settings.from,
         to: input.to,
         subject,
         messageId,
-        text: `Your report "${input.title}" (${input.pages} pages) is ready.\n\n${where}\n\nReport id: ${input.reportId}\n`,
+        text: [
+          `Your report "${input.title}" (${pagesText(input.pages)}) is ready.`,
+          ...(author ? [author] : []),
+          where,
+          `Report id: ${input.reportId}`,
+        ].join('\n\n'),
         html:
-          `<p>Your report <strong>${escapeHtml(input.title)}</strong> (${input.pages} pages) is ready.</p>` +
+          `<p>Your report <strong>${escapeHtml(input.title)}</strong> (${pagesText(input.pages)}) is ready.</p>` +
+          (author ? `<p>${escapeHtml(author)}</p>` : '') +
           (pdf
             ? '<p>The PDF is attached.</p>'
             : `<p><a href="${escapeHtml(pdfUrl)}">Download the PDF</a></p>`) +

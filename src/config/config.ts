@@ -101,6 +101,8 @@ export const configSchema = z.object({
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   OPENAI_MAX_TOKENS: positiveInt(2048),
   OPENAI_TIMEOUT_MS: positiveInt(50_000),
+  /** Shown beside the model's name in the PDF, the email and the page; say what to trust. */
+  LLM_MODEL_NOTE: z.string().trim().max(300).default(''),
   PROMPT_MAX_CHARS: positiveInt(20_000),
 
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),

@@ -53,7 +53,10 @@ export interface FileRef {
 
 export interface LlmResult {
   content: FileRef;
+  /** The model the provider said answered (which may differ from the one asked for). */
   model: string;
+  /** What readers should know about that model, from LLM_MODEL_NOTE (shown beside its name). */
+  modelNote?: string;
   usage: TokenUsage;
   /** The title the report will carry, taken from the content's first heading. */
   title: string;
@@ -103,6 +106,9 @@ export interface ReportProgress {
   stagesCompleted: Stage[];
   timings: Partial<Record<Stage, StageTiming>>;
   usage?: TokenUsage;
+  /** The model that wrote the report, as the provider reported it, once the LLM has answered. */
+  model?: string;
+  modelNote?: string;
   notification?: NotificationStatus;
   failure?: ReportFailure;
   compensated: string[];
@@ -111,7 +117,6 @@ export interface ReportProgress {
 export interface ReportResult extends ReportProgress {
   status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
   pdf?: { ref: FileRef; pages: number };
-  model?: string;
   title?: string;
 }
 

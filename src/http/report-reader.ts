@@ -126,6 +126,7 @@ export class ReportReader {
       const workflowId = execution.execution?.workflowId ?? '';
       const reportId = reportIdOf(workflowId);
       const fields = execution.searchAttributes?.indexedFields ?? {};
+      // Running: the stage it is in; ended: the final status, which reads as done, as in /status.
       const stage = decodeKeyword(fields.ReportStage);
       const executionStatus = statusName(execution.status);
       const status =
@@ -137,7 +138,7 @@ export class ReportReader {
         workflowId,
         reportId,
         status,
-        stage,
+        stage: isStage(stage) ? stage : stage ? ('done' as const) : undefined,
         requesterId: decodeKeyword(fields.RequesterId),
         title: row?.title ?? undefined,
         pages: row?.pdfPages ?? undefined,
@@ -253,6 +254,8 @@ function viewOf(
     stagesCompleted: progress.stagesCompleted,
     timings,
     usage: progress.usage,
+    model: progress.model,
+    modelNote: progress.modelNote,
     notification: progress.notification,
     failure: progress.failure,
     compensated: progress.compensated,

@@ -96,7 +96,15 @@ export const reportStatusView = z
       })
       .optional()
       .meta({ description: 'The activity running now, with its attempt number' }),
-    usage: usage.optional(),
+    usage: usage.optional().meta({ description: 'Tokens, as the model reported them' }),
+    model: z
+      .string()
+      .optional()
+      .meta({ description: 'The model that wrote the report, as the LLM provider reported it' }),
+    modelNote: z
+      .string()
+      .optional()
+      .meta({ description: 'What to know about that model (LLM_MODEL_NOTE)' }),
     notification: z.enum(['SENT', 'FAILED', 'SKIPPED']).optional(),
     failure: failure.optional(),
     compensated: z.array(z.string()),
@@ -109,7 +117,6 @@ export const reportResultView = reportStatusView
   .extend({
     status: z.enum(['COMPLETED', 'FAILED', 'CANCELLED']),
     title: z.string().optional(),
-    model: z.string().optional(),
     pdf: z
       .object({
         url: z.string(),
@@ -139,7 +146,10 @@ export const reportListView = z
         workflowId: z.string(),
         reportId: z.uuid(),
         status: reportStatus,
-        stage: z.string().optional(),
+        stage: z
+          .union([stage, z.literal('done')])
+          .optional()
+          .meta({ description: 'As in the status: the running stage, or done once it has ended' }),
         requesterId: z.string().optional(),
         title: z.string().optional(),
         pages: z.number().int().optional(),

@@ -36,6 +36,7 @@ export function createActivityDeps(config: Config, dataSource: DataSource): Acti
       defaultMaxTokens: config.OPENAI_MAX_TOKENS,
       promptMaxChars: config.PROMPT_MAX_CHARS,
       timeoutMs: config.OPENAI_TIMEOUT_MS,
+      modelNote: config.LLM_MODEL_NOTE,
     },
     mailSettings: {
       from: config.MAIL_FROM,

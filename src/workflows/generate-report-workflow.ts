@@ -168,13 +168,15 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
         callLlm({ reportId: request.reportId, prompt: request.prompt, options: request.options }),
       );
       state.usage = llm.usage;
-      const { title, model, usage } = llm;
+      state.model = llm.model;
+      if (llm.modelNote) state.modelNote = llm.modelNote;
+      const { title, model, modelNote, usage } = llm;
 
       compensations.unshift({
         name: 'deletePdf',
         run: () => deletePdf({ reportId: request.reportId }),
       });
-      pdf = await step('createPdf', () => createPdf({ request, title, model }));
+      pdf = await step('createPdf', () => createPdf({ request, title, model, modelNote, usage }));
 
       compensations.unshift({
         name: 'markReportRolledBack',
@@ -201,6 +203,8 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
             to: request.requester.email,
             title,
             pages: stored.pages,
+            model,
+            modelNote,
           }),
         );
       } catch (error: unknown) {
@@ -258,7 +262,6 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
     status: 'COMPLETED',
     stage: 'done',
     pdf: pdf && { ref: pdf.pdf, pages: pdf.pages },
-    model: llm?.model,
     title: llm?.title,
   };
   // Past this point the report is done; a late cancel must not stop it being announced.

@@ -1,5 +1,5 @@
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import { imageOf, type ServerName } from '../docker';
+import { imageOf, testImageService, type ServerName } from '../docker';
 
 /** Where a server is started: the run's Docker network and the labels that find it again. */
 export interface ServerContext {
@@ -35,7 +35,7 @@ export const publishedHost = (): string => process.env.TESTCONTAINERS_HOST_OVERR
  * HEALTHCHECK says so.
  */
 export function serverContainer(name: ServerName, context: ServerContext): GenericContainer {
-  return new GenericContainer(imageOf(name))
+  return new GenericContainer(imageOf(testImageService(name)))
     .withNetworkMode(context.network)
     .withNetworkAliases(name)
     .withLabels({ ...context.labels, 'report-pipeline.server': name })

@@ -89,6 +89,10 @@ function render(status) {
   failure.hidden = !status.failure;
   if (status.failure)
     failure.textContent = `${status.failure.errorType} at ${status.failure.stage}: ${status.failure.message}`;
+  const model = $('run-model');
+  model.hidden = !status.model;
+  if (status.model)
+    model.textContent = `Written by ${status.model}${status.modelNote ? ` (${status.modelNote})` : ''}`;
   const usage = $('run-usage');
   usage.hidden = !status.usage;
   if (status.usage)
