@@ -5,11 +5,13 @@ import { composeCommand, composeFile } from '../../stack/docker';
 import { composeTestProjectPrefix } from '../../stack/servers';
 import { closedStatus } from '../support/api-harness';
 import { freePort } from '../../stack/docker';
+import { pdfText } from '../support/report-assertions';
 import { uniqueName } from '../support/stack-env';
 
 /**
  * docker-compose.yml as a person runs it: the whole service from the same images, on ports of
- * its own (a project of its own beside the test servers), up until healthy, then a report.
+ * its own (a project of its own beside the test servers), up until healthy, then a report
+ * written by the real local model that Compose runs by default.
  */
 describe('docker compose up', () => {
   const project = `${composeTestProjectPrefix}${process.pid}-${Date.now().toString(36)}`;
@@ -81,12 +83,34 @@ describe('docker compose up', () => {
     const { workflowId } = (await res.json()) as { workflowId: string };
     const status = await closedStatus(api, workflowId);
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
+
+    // Written by the local model, under the name it serves as.
+    const models = (await (await fetch(`http://127.0.0.1:${ports.LLM_PORT}/v1/models`)).json()) as {
+      data: { id: string }[];
+    };
+    const localModel = models.data[0]!.id;
+    assert.match(localModel, /SmolLM2-135M-Instruct/);
+    const result = (await (await fetch(`${api}/api/workflows/${workflowId}/result`)).json()) as {
+      model: string;
+      modelNote?: string;
+      usage: { promptTokens: number; completionTokens: number };
+      pdf: { url: string };
+    };
+    assert.equal(result.model, localModel);
+    assert.match(result.modelNote ?? '', /running on this machine/);
+    assert.ok(result.usage.completionTokens > 0, JSON.stringify(result.usage));
+    const pdf = Buffer.from(await (await fetch(`${api}${result.pdf.url}`)).arrayBuffer());
+    assert.match(
+      (await pdfText(pdf)).text.replace(/\s+/g, ' '),
+      new RegExp(`Written by: ${localModel} \\(`),
+    );
+
     const mails = (await (await fetch(`http://127.0.0.1:${ports.MAILDEV_PORT}/email`)).json()) as {
       to: { address: string }[];
+      text: string;
     }[];
-    assert.ok(
-      mails.some((m) => m.to.some((t) => t.address === email)),
-      'maildev has the email',
-    );
+    const mail = mails.find((m) => m.to.some((t) => t.address === email));
+    assert.ok(mail, 'maildev has the email');
+    assert.match(mail.text, new RegExp(`Written by ${localModel} \\(`));
   });
 });
