@@ -62,6 +62,15 @@ describe('the manual-run page in headless Chromium', () => {
     assert.equal(progress, 1);
     const workflowId = (await page.textContent('#run-id')) ?? '';
     assert.match(workflowId, /^report-/);
+    // The model as the provider named it (the stand-in says it is one), and the tokens it counted.
+    assert.equal(
+      await page.textContent('#run-model'),
+      `Written by ${api.config.OPENAI_MODEL}-stand-in`,
+    );
+    assert.match(
+      (await page.textContent('#run-usage')) ?? '',
+      /^\d+ prompt \+ \d+ completion tokens$/,
+    );
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
     const saved = join(__dirname, '..', '..', 'test-artifacts', download.suggestedFilename());
