@@ -63,7 +63,8 @@ async function main(): Promise<void> {
           key: idempotencyKey,
           value: await registry.encode(schemaId, {
             idempotencyKey,
-            prompt: 'The state of solid-state batteries',
+            prompt:
+              'Compare heat pumps for cold climates: efficiency, running cost, and carbon emissions',
             requester: { id: 'demo', email: 'demo@example.com' },
             options: { model: null, maxTokens: null, language: 'en' },
             requestedAt: Date.now(),
