@@ -66,7 +66,8 @@ async function main(): Promise<void> {
             prompt:
               'Compare heat pumps for cold climates: efficiency, running cost, and carbon emissions',
             requester: { id: 'demo', email: 'demo@example.com' },
-            options: { model: null, maxTokens: null, language: 'en' },
+            // About 10 s of the local model's writing; a real API writes this much in a few seconds.
+            options: { model: null, maxTokens: 320, language: 'en' },
             requestedAt: Date.now(),
             correlationId: null,
           }),
