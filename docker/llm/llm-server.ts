@@ -14,7 +14,12 @@ import type { AddressInfo } from 'node:net';
  */
 
 export type LlmBehaviour =
-  | { mode: 'ok'; latencyMs?: number }
+  /**
+   * Answers after `latencyMs`; with `untilInFlight`, as soon as that many calls are open at
+   * once instead (`latencyMs` then bounds the wait), so a test of concurrency does not depend on
+   * how fast the calls arrive.
+   */
+  | { mode: 'ok'; latencyMs?: number; untilInFlight?: number }
   | { mode: 'rate-limit'; retryAfterSeconds: number; retryAfterMs?: number }
   | { mode: 'server-error' }
   | { mode: 'hang' }
@@ -91,6 +96,31 @@ export class LlmServerState {
   inFlight = 0;
   maxInFlight = 0;
   private readonly hanging = new Set<ServerResponse>();
+  private readonly inFlightWaiters = new Set<{ count: number; resolve: () => void }>();
+
+  /** A chat completion arrived: counts it, and wakes answers waiting for this many at once. */
+  arrived(): void {
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    for (const waiter of this.inFlightWaiters) if (this.inFlight >= waiter.count) waiter.resolve();
+  }
+
+  /** Resolves once `count` calls are open at once, or after `maxMs`, whichever comes first. */
+  inFlightReaches(count: number, maxMs: number): Promise<void> {
+    if (this.maxInFlight >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          this.inFlightWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.resolve, maxMs);
+      this.inFlightWaiters.add(waiter);
+    });
+  }
 
   push(entry: ScriptedBehaviour): void {
     this.script.push({ ...entry });
@@ -247,7 +277,9 @@ async function chatCompletions(
     case 'ok':
       break;
   }
-  if (behaviour.latencyMs) await new Promise((r) => setTimeout(r, behaviour.latencyMs));
+  if (behaviour.untilInFlight)
+    await state.inFlightReaches(behaviour.untilInFlight, behaviour.latencyMs ?? 60_000);
+  else if (behaviour.latencyMs) await new Promise((r) => setTimeout(r, behaviour.latencyMs));
 
   const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? prompt;
   const content = deterministicReport(lastUser);
@@ -377,8 +409,7 @@ export async function startLlmServer(
         });
       }
       if (req.method === 'POST' && path === '/v1/chat/completions') {
-        state.inFlight += 1;
-        state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+        state.arrived();
         res.once('close', () => {
           state.inFlight -= 1;
         });

@@ -874,20 +874,29 @@ describe('docker-compose.yml (offline)', () => {
   });
 
   it('builds every server from its own Dockerfile in docker/, on the BASE it is given', () => {
-    for (const name of ['postgres', 'temporal', 'kafka', 'registry', 'maildev', 'llm']) {
+    // Compose service -> its folder in docker/ (the LLM is the local model; the tests' stand-in
+    // is a service of its own).
+    const folders: Record<string, string> = {
+      postgres: 'postgres',
+      temporal: 'temporal',
+      kafka: 'kafka',
+      registry: 'registry',
+      maildev: 'maildev',
+      llm: 'llm-local',
+      'llm-stand-in': 'llm',
+    };
+    for (const [name, folder] of Object.entries(folders)) {
       const service = compose.services[name]!;
       assert.equal(service.build?.context, 'docker', name);
-      assert.equal(service.build?.dockerfile, `${name}/Dockerfile`, name);
-      assert.ok(existsSync(join(root, 'docker', name, 'Dockerfile')), name);
+      assert.equal(service.build?.dockerfile, `${folder}/Dockerfile`, name);
+      assert.ok(existsSync(join(root, 'docker', folder, 'Dockerfile')), name);
       assert.equal(service.build?.args?.BASE, '${BASE_IMAGE:-debian:bookworm-slim}', name);
       // A local build never takes the name of an official image.
-      assert.match(service.image ?? '', /^report-pipeline-[a-z-]+:[0-9][\w.-]*$/, name);
+      assert.match(service.image ?? '', /^report-pipeline-[a-z-]+:\w[\w.-]*$/, name);
     }
     for (const file of [
       'Dockerfile',
-      ...['postgres', 'temporal', 'kafka', 'registry', 'maildev', 'llm'].map(
-        (n) => `docker/${n}/Dockerfile`,
-      ),
+      ...Object.values(folders).map((folder) => `docker/${folder}/Dockerfile`),
     ]) {
       const text = readFileSync(join(root, file), 'utf8');
       assert.match(

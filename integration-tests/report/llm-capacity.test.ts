@@ -19,9 +19,13 @@ describe('LLM capacity of one worker', () => {
 
   it('holds 200 LLM calls in flight at once, beside the rest of the reports’ work', async () => {
     await h.llm.reset();
-    // Each answer takes 15 s (longer than 200 starts take): only slots of their own let all 200
-    // wait on the provider together.
-    await h.llm.push({ behaviour: { mode: 'ok', latencyMs: 15_000 }, times: 200 });
+    // Every answer waits until 200 calls are open at once (for at most 60 s): only slots of their
+    // own let all 200 wait on the provider together. With fewer slots the calls that got one are
+    // held the full 60 s, the rest queue behind them, and fewer than 200 are ever open at once.
+    await h.llm.push({
+      behaviour: { mode: 'ok', untilInFlight: 200, latencyMs: 60_000 },
+      times: 200,
+    });
     const results = await runReports(h, 200);
 
     assert.equal(results.filter((r) => r.status === 'COMPLETED').length, 200);
