@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { PdfResult, ReportRequest, TokenUsage } from '../domain/report';
+import { modelCredit, type PdfResult, type ReportRequest, type TokenUsage } from '../domain/report';
 import type { ReportFileStore } from '../storage/report-file-store';
 import { MissingArtefactError, permanent } from './errors';
 import { withHeartbeats } from './context';
@@ -37,7 +37,7 @@ export function createCreatePdfActivity(deps: {
           ['Report', reportId],
           ['Requested by', `${input.request.requester.id} <${input.request.requester.email}>`],
           ['Requested at', new Date(input.request.requestedAt).toUTCString()],
-          ['Written by', input.modelNote ? `${input.model} (${input.modelNote})` : input.model],
+          ['Written by', modelCredit(input.model, input.modelNote)],
           ...(input.usage
             ? [
                 [

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Transporter } from 'nodemailer';
-import type { NotificationResult } from '../domain/report';
+import { modelCredit, type NotificationResult } from '../domain/report';
 import type { EmailLedger } from '../storage/email-ledger';
 import type { ReportFileStore } from '../storage/report-file-store';
 
@@ -30,12 +30,6 @@ export function messageIdFor(reportId: string, from: string): string {
 export const subjectFor = (title: string): string => `Your report is ready: ${title}`;
 
 export const pagesText = (pages: number): string => `${pages} ${pages === 1 ? 'page' : 'pages'}`;
-
-/** "Written by <model> (<note>)." or nothing, for the email. */
-function writtenBy(input: SendNotificationInput): string | undefined {
-  if (!input.model) return undefined;
-  return `Written by ${input.model}${input.modelNote ? ` (${input.modelNote})` : ''}.`;
-}
 
 const escapeHtml = (text: string): string =>
   text.replace(
@@ -82,7 +76,7 @@ export function createSendNotificationActivity(deps: {
     const pdfUrl = `${deps.settings.publicBaseUrl}/api/reports/${input.reportId}/pdf`;
     const pdf = deps.settings.attachPdf ? await deps.files.find(input.reportId, 'pdf') : undefined;
     const where = pdf ? 'The PDF is attached.' : `Download the PDF: ${pdfUrl}`;
-    const author = writtenBy(input);
+    const author = input.model && `Written by ${modelCredit(input.model, input.modelNote)}.`;
     try {
       await deps.mailer.sendMail({
         from: deps.settings.from,

@@ -64,6 +64,10 @@ export interface LlmResult {
   called: boolean;
 }
 
+/** The model that wrote a report, with what readers should know about it: "name (note)". */
+export const modelCredit = (model: string, note?: string): string =>
+  note ? `${model} (${note})` : model;
+
 export interface PdfResult {
   pdf: FileRef;
   pages: number;

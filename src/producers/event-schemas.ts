@@ -13,22 +13,16 @@ export const eventSchemaFiles: Record<OutboxEventType, string> = {
   EmailNotification: 'email-notification.avsc',
 };
 
-/** Which topic and schema each outbox event type is published with. */
+/** Which topic each outbox event type is published to (its schema: `eventSchemaFiles`). */
 export const outboxEventTopics = (
   config: Pick<
     Config,
     'TOPIC_REPORTS_COMPLETED' | 'TOPIC_REPORTS_FAILED' | 'TOPIC_NOTIFICATIONS_EMAIL'
   >,
-): Record<OutboxEventType, { topic: string; schemaFile: string }> => ({
-  ReportCompleted: {
-    topic: config.TOPIC_REPORTS_COMPLETED,
-    schemaFile: eventSchemaFiles.ReportCompleted,
-  },
-  ReportFailed: { topic: config.TOPIC_REPORTS_FAILED, schemaFile: eventSchemaFiles.ReportFailed },
-  EmailNotification: {
-    topic: config.TOPIC_NOTIFICATIONS_EMAIL,
-    schemaFile: eventSchemaFiles.EmailNotification,
-  },
+): Record<OutboxEventType, { topic: string }> => ({
+  ReportCompleted: { topic: config.TOPIC_REPORTS_COMPLETED },
+  ReportFailed: { topic: config.TOPIC_REPORTS_FAILED },
+  EmailNotification: { topic: config.TOPIC_NOTIFICATIONS_EMAIL },
 });
 
 /** Registers one event type's schema under `<topic>-value`; an unchanged schema keeps its id. */
