@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { composeCommand, composeFile } from '../../stack/docker';
 import { composeTestProjectPrefix } from '../../stack/servers';
-import { closedStatus } from '../support/api-harness';
+import { apiAt, waitForEnd } from '../support/api-harness';
 import { freePort } from '../../stack/docker';
 import { pdfText } from '../support/report-assertions';
 import { uniqueName } from '../support/stack-env';
@@ -84,7 +84,7 @@ describe('docker compose up', () => {
     });
     assert.equal(res.status, 202, await res.clone().text());
     const { workflowId } = (await res.json()) as { workflowId: string };
-    const status = await closedStatus(api, workflowId, 240_000);
+    const status = await waitForEnd(apiAt(api), `/api/workflows/${workflowId}/status`, 240_000);
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
 
     // Written by the local model, under the name it serves as.

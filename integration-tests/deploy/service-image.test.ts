@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { workflowIdFor } from '../../src/domain/ids';
 import { imageOf } from '../../stack/docker';
-import { closedStatus } from '../support/api-harness';
+import { apiAt, waitForEnd } from '../support/api-harness';
 import { sampleRequestRecord } from '../support/kafka-harness';
 import { LlmStandIn } from '../support/llm-control';
 import { createTopics } from '../support/service-processes';
@@ -90,7 +90,7 @@ describe('the service image', () => {
     });
     assert.equal(res.status, 202, await res.clone().text());
     const { workflowId, reportId } = (await res.json()) as { workflowId: string; reportId: string };
-    const status = await closedStatus(apiUrl, workflowId);
+    const status = await waitForEnd(apiAt(apiUrl), `/api/workflows/${workflowId}/status`);
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
     const pdf = await fetch(`${apiUrl}/api/reports/${reportId}/pdf`);
     assert.equal(pdf.status, 200);
@@ -120,7 +120,10 @@ describe('the service image', () => {
     } finally {
       await producer.disconnect();
     }
-    const status = await closedStatus(apiUrl, workflowIdFor(record.idempotencyKey));
+    const status = await waitForEnd(
+      apiAt(apiUrl),
+      `/api/workflows/${workflowIdFor(record.idempotencyKey)}/status`,
+    );
     assert.equal(status.status, 'COMPLETED', JSON.stringify(status));
   });
 });

@@ -80,40 +80,30 @@ export async function createApiHarness(
   };
 }
 
-/** Polls the status endpoint until the report ends; returns the last status body. */
+/** An API already running somewhere (a container, a Compose project), called like a harness's. */
+export const apiAt = (baseUrl: string): Pick<RunningApi, 'call'> => ({
+  call: (path, init) => fetch(`${baseUrl}${path}`, init),
+});
+
+/**
+ * Polls the status endpoint until the report's workflow has closed (its stage reads `done` a
+ * moment before its status leaves RUNNING) and returns that last status; an answer other than
+ * 200 (a workflow not visible yet) is asked again.
+ */
 export async function waitForEnd(
   api: Pick<RunningApi, 'call'>,
   statusUrl: string,
-  timeoutMs = 60_000,
-): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await api.call(statusUrl);
-    const body = (await response.json()) as Record<string, unknown>;
-    if (body.status !== 'RUNNING') return body;
-    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/**
- * Polls a running API's status route until the report's workflow has closed (its stage reads
- * `done` a moment before its status leaves RUNNING), and answers that last status.
- */
-export async function closedStatus(
-  apiUrl: string,
-  workflowId: string,
   timeoutMs = 90_000,
 ): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   let last: Record<string, unknown> = {};
   while (Date.now() < deadline) {
-    const res = await fetch(`${apiUrl}/api/workflows/${workflowId}/status`);
-    if (res.status === 200) {
-      last = (await res.json()) as Record<string, unknown>;
+    const response = await api.call(statusUrl);
+    if (response.status === 200) {
+      last = (await response.json()) as Record<string, unknown>;
       if (last.status !== 'RUNNING') return last;
-    } else await res.arrayBuffer();
+    } else await response.arrayBuffer();
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${workflowId} still running after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+  throw new Error(`${statusUrl}: still running after ${timeoutMs} ms: ${JSON.stringify(last)}`);
 }
