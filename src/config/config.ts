@@ -109,6 +109,10 @@ export const configSchema = z.object({
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://127.0.0.1:3000'),
   HTTP_BODY_LIMIT_BYTES: positiveInt(256 * 1024),
+  /** Requests to /api per minute for one API key (or, without keys, one client address). */
+  HTTP_RATE_LIMIT_PER_MINUTE: positiveInt(600),
+  /** Event streams one API key (or client address) may hold open at once. */
+  HTTP_EVENT_STREAMS_PER_CLIENT: positiveInt(20),
   /** Comma-separated bearer keys; when set, every /api route needs one of them. */
   API_KEYS: z
     .string()
