@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './config';
+import type { ZodObject } from 'zod';
+import {
+  apiConfigSchema,
+  ConfigError,
+  configSchema,
+  consumerConfigSchema,
+  loadConfig,
+  migrateConfigSchema,
+  redriveConfigSchema,
+  releaseConfigSchema,
+  workerConfigSchema,
+  type ApiConfig,
+  type ConsumerConfig,
+} from './config';
 
 const valid = {
   TEMPORAL_ADDRESS: 'temporal.internal:7233',
@@ -11,9 +24,12 @@ const valid = {
   OPENAI_API_KEY: 'sk-test',
 };
 
-function problemsOf(env: Record<string, string>): Map<string, string> {
+function problemsOf(
+  env: Record<string, string>,
+  schema: ZodObject = configSchema,
+): Map<string, string> {
   try {
-    loadConfig(env);
+    loadConfig(env, schema);
   } catch (error: unknown) {
     assert.ok(error instanceof ConfigError, 'expected a ConfigError');
     return new Map(error.problems.map((p) => [p.variable, p.message]));
@@ -87,5 +103,121 @@ describe('loadConfig', () => {
       );
       assert.match(error.message, /^ {2}TEMPORAL_ADDRESS: is required but not set$/m);
     }
+  });
+});
+
+/** The variables each process must be given; every other setting has a default. */
+const required = {
+  api: ['DATABASE_URL', 'TEMPORAL_ADDRESS'],
+  worker: [
+    'DATABASE_URL',
+    'KAFKA_BROKERS',
+    'OPENAI_API_KEY',
+    'SCHEMA_REGISTRY_URL',
+    'SMTP_URL',
+    'TEMPORAL_ADDRESS',
+  ],
+  consumer: ['DATABASE_URL', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'TEMPORAL_ADDRESS'],
+  release: ['DATABASE_URL', 'SCHEMA_REGISTRY_URL'],
+  migrate: ['DATABASE_URL'],
+  redrive: ['KAFKA_BROKERS'],
+};
+const schemas = {
+  api: apiConfigSchema,
+  worker: workerConfigSchema,
+  consumer: consumerConfigSchema,
+  release: releaseConfigSchema,
+  migrate: migrateConfigSchema,
+  redrive: redriveConfigSchema,
+};
+
+const only = (names: string[]): Record<string, string> =>
+  Object.fromEntries(Object.entries(valid).filter(([name]) => names.includes(name)));
+
+/** `true` only when T has none of the keys K: a test assigning `true` to it fails `tsc` otherwise. */
+type Lacks<T, K> = Extract<keyof T, K> extends never ? true : false;
+type LlmOrMailSetting = `OPENAI_${string}` | `LLM_${string}` | 'SMTP_URL' | `MAIL_${string}`;
+
+describe('loadConfig with an entry point’s schema', () => {
+  it('the API starts with only its own variables: no Kafka, registry, SMTP or LLM', () => {
+    const config = loadConfig(only(required.api), apiConfigSchema);
+    assert.equal(config.TEMPORAL_ADDRESS, 'temporal.internal:7233');
+    assert.equal(config.HTTP_PORT, 3000);
+    assert.equal(config.HTTP_RATE_LIMIT_PER_MINUTE, 600);
+    assert.equal(config.HTTP_EVENT_STREAMS_PER_CLIENT, 20);
+    assert.deepEqual(config.API_KEYS, []);
+    const typeLacksThem: Lacks<ApiConfig, LlmOrMailSetting> = true;
+    assert.ok(typeLacksThem);
+  });
+
+  it('the API does not carry secrets it never uses, even when the environment has them', () => {
+    const config: Record<string, unknown> = loadConfig(
+      { ...valid, OPENAI_BASE_URL: 'http://llm:8080/v1', MAIL_FROM: 'a@b.example' },
+      apiConfigSchema,
+    );
+    for (const name of [
+      'OPENAI_API_KEY',
+      'OPENAI_BASE_URL',
+      'SMTP_URL',
+      'MAIL_FROM',
+      'KAFKA_BROKERS',
+      'SCHEMA_REGISTRY_URL',
+    ])
+      assert.equal(name in config, false, name);
+    assert.equal(config.DATABASE_URL, valid.DATABASE_URL);
+  });
+
+  it('the worker still requires the LLM key and the SMTP relay', () => {
+    const problems = problemsOf(
+      only(required.worker.filter((n) => n !== 'OPENAI_API_KEY' && n !== 'SMTP_URL')),
+      workerConfigSchema,
+    );
+    assert.deepEqual([...problems].sort(), [
+      ['OPENAI_API_KEY', 'is required but not set'],
+      ['SMTP_URL', 'is required but not set'],
+    ]);
+    const config = loadConfig(only(required.worker), workerConfigSchema);
+    assert.equal(config.OPENAI_API_KEY, 'sk-test');
+    assert.equal(config.SMTP_URL, 'smtp://mail:25');
+  });
+
+  it('the consumer needs Kafka and the registry but no LLM or SMTP', () => {
+    const config: Record<string, unknown> = loadConfig(valid, consumerConfigSchema);
+    assert.deepEqual(config.KAFKA_BROKERS, ['kafka-0:9092', 'kafka-1:9092']);
+    assert.equal('OPENAI_API_KEY' in config || 'SMTP_URL' in config, false);
+    const typeLacksThem: Lacks<ConsumerConfig, LlmOrMailSetting> = true;
+    assert.ok(typeLacksThem);
+  });
+
+  for (const [name, schema] of Object.entries(schemas)) {
+    const names = required[name as keyof typeof required];
+
+    it(`${name}: an empty environment names exactly its own required variables`, () => {
+      const problems = problemsOf({}, schema);
+      assert.deepEqual([...problems.keys()].sort(), names);
+      for (const message of problems.values()) assert.equal(message, 'is required but not set');
+    });
+
+    it(`${name}: loads with its own required variables alone`, () => {
+      assert.doesNotThrow(() => loadConfig(only(names), schema));
+    });
+  }
+
+  it('a malformed setting another process reads is not this process’s error', () => {
+    assert.doesNotThrow(() =>
+      loadConfig(
+        { ...only(required.api), SMTP_URL: 'mail:25', KAFKA_BROKERS: ' , ' },
+        apiConfigSchema,
+      ),
+    );
+    assert.throws(
+      () => loadConfig({ ...only(required.worker), SMTP_URL: 'mail:25' }, workerConfigSchema),
+      /SMTP_URL: expected a URL with scheme smtp:\/\/ or smtps:\/\//,
+    );
+  });
+
+  it('every setting belongs to some process, and the full set is their union', () => {
+    const union = new Set(Object.values(schemas).flatMap((s) => Object.keys(s.shape)));
+    assert.deepEqual([...union].sort(), Object.keys(configSchema.shape).sort());
   });
 });

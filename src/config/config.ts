@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
- * The service's whole configuration: read from the environment once at start-up, validated,
- * and typed from this schema. Nothing else in src/ reads process.env.
+ * The service's configuration: each entry point reads the environment once at start-up with its
+ * own schema, validated and typed from it. Nothing else in src/ reads process.env.
  */
 
 const hostPort = z
@@ -38,15 +38,35 @@ const booleanFlag = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1');
 
-export const configSchema = z.object({
+/*
+ * Settings by what they configure. Each entry point composes the sections it uses (below), so a
+ * process neither needs nor holds a setting, or a secret, that it never reads.
+ */
+
+const logging = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Characters of a prompt a log line may show; 0 logs only its length. */
   LOG_PROMPT_CHARS: z.coerce.number().int().min(0).max(10_000).default(0),
+});
 
+const database = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: positiveInt(10),
+});
+
+const temporal = z.object({
   TEMPORAL_ADDRESS: hostPort,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('report-generation'),
+});
+
+/** What a report request may be: checked where it is admitted (API, consumer) and by the worker. */
+const requests = z.object({
+  PROMPT_MAX_CHARS: positiveInt(20_000),
+});
+
+const worker = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
   /** Activities of the report task queue running at once per worker (the PDF, the email). */
   WORKER_ACTIVITY_CONCURRENCY: positiveInt(20),
@@ -57,10 +77,15 @@ export const configSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   /** The Temporal SDK's own Prometheus exporter, on loopback; /metrics of the ops port re-exports it. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  /** /metrics, /health and /ready of the worker and the consumer (the API serves its own). */
+});
+
+/** /metrics, /health and /ready of the worker and the consumer (the API serves its own). */
+const ops = z.object({
   OPS_HOST: z.string().min(1).default('0.0.0.0'),
   OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+});
 
+const kafka = z.object({
   KAFKA_BROKERS: z
     .string()
     .transform((v) =>
@@ -71,6 +96,9 @@ export const configSchema = z.object({
     )
     .pipe(z.array(hostPort).min(1, 'expected a comma-separated list of host:port')),
   KAFKA_CLIENT_ID: z.string().min(1).default('report-pipeline'),
+});
+
+const requestConsumer = z.object({
   KAFKA_CONSUMER_GROUP: z.string().min(1).default('report-pipeline-requests'),
   KAFKA_CONSUMER_CONCURRENCY: positiveInt(3),
   /** Records of one partition admitted at once: one inbox round trip, then their starts in parallel. */
@@ -80,22 +108,25 @@ export const configSchema = z.object({
    * the time a crashed consumer's records wait. Heartbeats go every third of it.
    */
   KAFKA_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(30000),
+});
+
+const requestTopics = z.object({
   TOPIC_REPORTS_REQUESTED: topicName('reports.requested'),
   TOPIC_REPORTS_REQUESTED_DLQ: topicName('reports.requested.dlq'),
+});
+
+/** Where the outbox publishes (the worker) and whose schemas the release registers. */
+const eventTopics = z.object({
   TOPIC_REPORTS_COMPLETED: topicName('reports.completed'),
   TOPIC_REPORTS_FAILED: topicName('reports.failed'),
   TOPIC_NOTIFICATIONS_EMAIL: topicName('notifications.email'),
+});
+
+const registry = z.object({
   SCHEMA_REGISTRY_URL: url(['http:', 'https:']),
+});
 
-  DATABASE_URL: url(['postgres:', 'postgresql:']),
-  DATABASE_POOL_SIZE: positiveInt(10),
-
-  SMTP_URL: url(['smtp:', 'smtps:']),
-  MAIL_FROM: z
-    .email({ message: 'expected an email address' })
-    .default('reports@report-pipeline.local'),
-  MAIL_ATTACH_PDF: booleanFlag(true),
-
+const llm = z.object({
   OPENAI_API_KEY: z.string().min(1, 'must not be empty'),
   OPENAI_BASE_URL: url(['http:', 'https:']).optional(),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
@@ -103,11 +134,24 @@ export const configSchema = z.object({
   OPENAI_TIMEOUT_MS: positiveInt(50_000),
   /** Shown beside the model's name in the PDF, the email and the page; say what to trust. */
   LLM_MODEL_NOTE: z.string().trim().max(300).default(''),
-  PROMPT_MAX_CHARS: positiveInt(20_000),
+});
 
+const mail = z.object({
+  SMTP_URL: url(['smtp:', 'smtps:']),
+  MAIL_FROM: z
+    .email({ message: 'expected an email address' })
+    .default('reports@report-pipeline.local'),
+  MAIL_ATTACH_PDF: booleanFlag(true),
+});
+
+/** The API's address as readers reach it: the base of the PDF links in emails and events. */
+const links = z.object({
+  PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://127.0.0.1:3000'),
+});
+
+const http = z.object({
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://127.0.0.1:3000'),
   HTTP_BODY_LIMIT_BYTES: positiveInt(256 * 1024),
   /** Requests to /api per minute for one API key (or, without keys, one client address). */
   HTTP_RATE_LIMIT_PER_MINUTE: positiveInt(600),
@@ -126,7 +170,79 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().min(16, 'each API key needs at least 16 characters'))),
 });
 
+/** `src/http/main.ts`: reads the database and Temporal, starts workflows; no Kafka, LLM or SMTP. */
+export const apiConfigSchema = z.object({
+  ...logging.shape,
+  ...database.shape,
+  ...temporal.shape,
+  ...requests.shape,
+  ...http.shape,
+});
+
+/** `src/worker/main.ts`: runs the activities (LLM, PDF, email) and relays the outbox to Kafka. */
+export const workerConfigSchema = z.object({
+  ...logging.shape,
+  ...database.shape,
+  ...temporal.shape,
+  ...requests.shape,
+  ...worker.shape,
+  ...ops.shape,
+  ...kafka.shape,
+  ...registry.shape,
+  ...eventTopics.shape,
+  ...llm.shape,
+  ...mail.shape,
+  ...links.shape,
+});
+
+/** `src/consumers/main.ts`: admits requests from Kafka and starts their workflows. */
+export const consumerConfigSchema = z.object({
+  ...logging.shape,
+  ...database.shape,
+  ...temporal.shape,
+  ...requests.shape,
+  ...ops.shape,
+  ...kafka.shape,
+  ...requestConsumer.shape,
+  ...requestTopics.shape,
+  ...registry.shape,
+});
+
+/** `src/release/main.ts`: migrates the database and registers every Avro contract. */
+export const releaseConfigSchema = z.object({
+  ...logging.shape,
+  ...database.shape,
+  ...registry.shape,
+  ...requestTopics.pick({ TOPIC_REPORTS_REQUESTED: true }).shape,
+  ...eventTopics.shape,
+});
+
+/** `src/entities/migrate.ts`: the database only. */
+export const migrateConfigSchema = database;
+
+/** `src/consumers/redrive-dlq.ts`: moves dead letters back to the request topic. */
+export const redriveConfigSchema = z.object({
+  ...kafka.shape,
+  ...requestTopics.shape,
+});
+
+/** Every setting of every process: for tests and benchmarks that run them all side by side. */
+export const configSchema = z.object({
+  ...apiConfigSchema.shape,
+  ...workerConfigSchema.shape,
+  ...consumerConfigSchema.shape,
+  ...releaseConfigSchema.shape,
+  ...migrateConfigSchema.shape,
+  ...redriveConfigSchema.shape,
+});
+
 export type Config = z.infer<typeof configSchema>;
+export type ApiConfig = z.infer<typeof apiConfigSchema>;
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;
+export type ReleaseConfig = z.infer<typeof releaseConfigSchema>;
+export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
+export type RedriveConfig = z.infer<typeof redriveConfigSchema>;
 
 /** Thrown at start-up when a setting is missing or malformed; names every offending variable. */
 export class ConfigError extends Error {
@@ -139,12 +255,21 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads `env` with an entry point's schema (`apiConfigSchema`, …): only that process's settings
+ * are required, and only they are returned. Without a schema, every setting of every process.
+ */
+export function loadConfig(env?: NodeJS.ProcessEnv): Config;
+export function loadConfig<S extends z.ZodObject>(env: NodeJS.ProcessEnv, schema: S): z.infer<S>;
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  schema: z.ZodObject = configSchema,
+): unknown {
   // An empty variable is treated as unset, so `FOO=` falls back to the default or is "missing".
   const present = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
-  const parsed = configSchema.safeParse(present);
+  const parsed = schema.safeParse(present);
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue) => {
