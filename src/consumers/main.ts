@@ -2,7 +2,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, consumerConfigSchema, loadConfig } from '../config/config';
 import { kafkaLogCreator } from '../observability/kafka-log';
 import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
@@ -12,7 +12,7 @@ import { Inbox } from '../storage/inbox';
 import { ReportRequestConsumer } from './report-request-consumer';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, consumerConfigSchema);
   const logger = createLogger(config, 'consumer');
   const dataSource = await openDatabase(config);
   const connection = await connectTemporal(

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { ConfigError, loadConfig, type Config } from '../config/config';
+import { ConfigError, loadConfig, redriveConfigSchema, type RedriveConfig } from '../config/config';
 
 export interface RedriveSelection {
   /** Only records with this dlq-reason header. */
@@ -23,10 +23,7 @@ export interface RedriveReport {
  * the next run) and commits no offsets: the DLQ stays as it was, for the record.
  */
 export async function redriveDlq(
-  config: Pick<
-    Config,
-    'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'TOPIC_REPORTS_REQUESTED' | 'TOPIC_REPORTS_REQUESTED_DLQ'
-  >,
+  config: RedriveConfig,
   selection: RedriveSelection,
 ): Promise<RedriveReport> {
   const kafka = new Kafka({
@@ -132,7 +129,7 @@ if (require.main === module) {
     dryRun: values['dry-run'],
   };
   Promise.resolve()
-    .then(() => redriveDlq(loadConfig(), selection))
+    .then(() => redriveDlq(loadConfig(process.env, redriveConfigSchema), selection))
     .then((report) => {
       for (const r of report.republished) {
         process.stdout.write(

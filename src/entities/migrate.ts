@@ -1,9 +1,9 @@
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, loadConfig, migrateConfigSchema } from '../config/config';
 import { createDataSource } from './data-source';
 
 // `npm run migrate`: applies pending migrations and exits (the deploy job and the local stack run it).
 async function main(): Promise<void> {
-  const dataSource = createDataSource(loadConfig());
+  const dataSource = createDataSource(loadConfig(process.env, migrateConfigSchema));
   await dataSource.initialize();
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });

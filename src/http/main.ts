@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { ConfigError, loadConfig } from '../config/config';
+import { apiConfigSchema, ConfigError, loadConfig } from '../config/config';
 import { createLogger } from '../observability/logger';
 import { connectTemporal, openDatabase, stopOnSignal } from '../runtime/process-lifecycle';
 import { Inbox } from '../storage/inbox';
@@ -9,7 +9,7 @@ import { buildApp } from './app';
 import { ReportReader } from './report-reader';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, apiConfigSchema);
   const logger = createLogger(config, 'api');
   const dataSource = await openDatabase(config);
   const connection = await connectTemporal(

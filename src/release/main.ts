@@ -1,5 +1,5 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, loadConfig, releaseConfigSchema } from '../config/config';
 import { reportRequestedSchema } from '../consumers/report-request-consumer';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
@@ -11,7 +11,7 @@ import { outboxEventTopics, registerEventSchemas } from '../producers/event-sche
  * a schema change the registry refuses as incompatible fails the release here.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, releaseConfigSchema);
   const logger = createLogger(config, 'release');
   const dataSource = createDataSource(config);
   await dataSource.initialize();

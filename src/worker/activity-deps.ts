@@ -4,14 +4,14 @@ import type { DataSource } from 'typeorm';
 import type { ActivityDeps } from '../activities';
 import { LlmAdmission } from '../activities/llm-admission';
 import { createPdfRenderPool } from '../activities/pdf/pdf-render-pool';
-import type { Config } from '../config/config';
+import type { WorkerConfig } from '../config/config';
 import { outboxEventTopics } from '../producers/event-schemas';
 import { EmailLedger } from '../storage/email-ledger';
 import { ReportFileStore } from '../storage/report-file-store';
 import { ReportStore } from '../storage/report-store';
 
 /** The real dependencies of the activities, from configuration; `closeActivityDeps` ends them. */
-export function createActivityDeps(config: Config, dataSource: DataSource): ActivityDeps {
+export function createActivityDeps(config: WorkerConfig, dataSource: DataSource): ActivityDeps {
   return {
     // Retries belong to Temporal's policy, not the client: one attempt per activity attempt.
     llm: new OpenAI({

@@ -2,7 +2,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { ConfigError, loadConfig, type Config } from '../config/config';
+import { ConfigError, loadConfig, workerConfigSchema, type WorkerConfig } from '../config/config';
 import { createActivities } from '../activities';
 import { connectTemporal, openDatabase } from '../runtime/process-lifecycle';
 import { kafkaLogCreator } from '../observability/kafka-log';
@@ -15,7 +15,7 @@ import { OutboxRelay } from '../producers/outbox-relay';
 import { closeActivityDeps, createActivityDeps } from './activity-deps';
 import { ReportWorker } from './create-worker';
 
-const sdkLevels: Record<Config['LOG_LEVEL'], LogLevel> = {
+const sdkLevels: Record<WorkerConfig['LOG_LEVEL'], LogLevel> = {
   trace: 'TRACE',
   debug: 'DEBUG',
   info: 'INFO',
@@ -26,7 +26,7 @@ const sdkLevels: Record<Config['LOG_LEVEL'], LogLevel> = {
 };
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, workerConfigSchema);
   const logger = createLogger(config, 'worker');
 
   Runtime.install({
