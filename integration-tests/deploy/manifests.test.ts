@@ -5,7 +5,14 @@ import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { configSchema, loadConfig } from '../../src/config/config';
+import {
+  apiConfigSchema,
+  configSchema,
+  consumerConfigSchema,
+  loadConfig,
+  releaseConfigSchema,
+  workerConfigSchema,
+} from '../../src/config/config';
 import { llmTaskQueueFor } from '../../src/domain/task-queues';
 import { createServiceMetrics } from '../../src/observability/metrics';
 import { kustomizeCli } from '../../stack/provision';
@@ -118,9 +125,17 @@ const knownVariables = Object.keys(configSchema.shape);
 const packageVersion = (
   JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
 ).version;
-const requiredVariables = knownVariables.filter(
-  (key) => !configSchema.shape[key as keyof typeof configSchema.shape].safeParse(undefined).success,
-);
+
+/** The schema each entry point loads its settings with (`loadConfig(process.env, <schema>)`). */
+const entryPointConfigs = {
+  'dist/http/main.js': { name: 'apiConfigSchema', schema: apiConfigSchema },
+  'dist/worker/main.js': { name: 'workerConfigSchema', schema: workerConfigSchema },
+  'dist/consumers/main.js': { name: 'consumerConfigSchema', schema: consumerConfigSchema },
+  'dist/release/main.js': { name: 'releaseConfigSchema', schema: releaseConfigSchema },
+} as const;
+type EntryPoint = keyof typeof entryPointConfigs;
+const isEntryPoint = (entry: string): entry is EntryPoint =>
+  Object.hasOwn(entryPointConfigs, entry);
 
 function podSpec(doc: Doc): PodSpec {
   return (doc.spec as { template: { spec: PodSpec } }).template.spec;
@@ -219,9 +234,62 @@ function scaleTarget(doc: Doc): { kind: string; name: string } {
   return { kind: ref.kind ?? 'Deployment', name: ref.name };
 }
 
+/** A Secret's keys and values, whether given as `data` (base64) or as `stringData`. */
+function secretValues(secret: Doc): Record<string, string> {
+  return {
+    ...Object.fromEntries(
+      Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, 'base64').toString(),
+      ]),
+    ),
+    ...(secret.stringData as Record<string, string> | undefined),
+  };
+}
+
+/**
+ * The environment a container starts with, as Kubernetes builds it: its envFrom ConfigMaps and
+ * Secrets, then its env entries (a value, or a ConfigMap or Secret key). `secrets` names the
+ * variables that come from a Secret, whole Secrets included.
+ */
+function containerEnv(
+  docs: Doc[],
+  container: Container,
+): { env: Record<string, string>; secrets: string[] } {
+  const env: Record<string, string> = {};
+  const secrets: string[] = [];
+  const named = (kind: string, name: string): Doc => {
+    const found = docs.find((d) => d.kind === kind && d.metadata.name === name);
+    assert.ok(found, `${kind} ${name} exists`);
+    return found;
+  };
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef) Object.assign(env, named('ConfigMap', source.configMapRef.name).data);
+    if (source.secretRef) {
+      const values = secretValues(named('Secret', source.secretRef.name));
+      Object.assign(env, values);
+      secrets.push(...Object.keys(values));
+    }
+  }
+  for (const variable of container.env ?? []) {
+    const { configMapKeyRef, secretKeyRef } = variable.valueFrom ?? {};
+    const value =
+      variable.value ??
+      (configMapKeyRef &&
+        (named('ConfigMap', configMapKeyRef.name).data as Record<string, string>)[
+          configMapKeyRef.key
+        ]) ??
+      (secretKeyRef && secretValues(named('Secret', secretKeyRef.name))[secretKeyRef.key]);
+    assert.ok(value !== undefined, `${container.name}: ${variable.name} has a value`);
+    env[variable.name] = value;
+    if (secretKeyRef) secrets.push(variable.name);
+  }
+  return { env, secrets };
+}
+
 /**
  * The environment KEDA resolves `*FromEnv` against: the target's container (the first unless
- * envSourceContainerName names one), its envFrom ConfigMaps and Secrets, then its env values.
+ * envSourceContainerName names one), with its ConfigMaps and Secrets resolved.
  */
 function targetEnv(docs: Doc[], target: Doc, containerName?: string): Record<string, string> {
   const containers = podSpec(target).containers;
@@ -229,26 +297,36 @@ function targetEnv(docs: Doc[], target: Doc, containerName?: string): Record<str
     ? containers.find((c) => c.name === containerName)
     : containers[0];
   assert.ok(container, `${target.metadata.name} has the container KEDA reads`);
-  const env: Record<string, string> = {};
-  const named = (kind: string, name: string) =>
-    docs.find((d) => d.kind === kind && d.metadata.name === name);
-  for (const source of container.envFrom ?? []) {
-    if (source.configMapRef) {
-      const map = named('ConfigMap', source.configMapRef.name);
-      assert.ok(map, `ConfigMap ${source.configMapRef.name} exists`);
-      Object.assign(env, map.data);
-    }
-    if (source.secretRef) {
-      const secret = named('Secret', source.secretRef.name);
-      assert.ok(secret, `Secret ${source.secretRef.name} exists`);
-      for (const [k, v] of Object.entries((secret.data ?? {}) as Record<string, string>))
-        env[k] = Buffer.from(v, 'base64').toString();
-      Object.assign(env, secret.stringData);
+  return containerEnv(docs, container).env;
+}
+
+/**
+ * Each workload's process starts with the environment it is given (its own schema accepts it)
+ * and holds no secret that schema does not read; the API no LLM key or SMTP credentials.
+ * Returns the secrets each entry point is given.
+ */
+function assertEachProcessConfigured(docs: Doc[]): Map<EntryPoint, string[]> {
+  const given = new Map<EntryPoint, string[]>();
+  for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job')) {
+    for (const container of podSpec(doc).containers) {
+      const where = `${doc.metadata.name}/${container.name}`;
+      const entry = container.args?.[0] ?? '';
+      assert.ok(isEntryPoint(entry), `${where}: ${entry} has a configuration schema here`);
+      const { schema } = entryPointConfigs[entry];
+      const { env, secrets } = containerEnv(docs, container);
+      for (const secret of secrets)
+        assert.ok(
+          secret in schema.shape,
+          `${where} is given ${secret}, which ${entry} never reads`,
+        );
+      assert.doesNotThrow(() => loadConfig(env, schema), `${where}: ${entry} starts with its env`);
+      given.set(entry, [...(given.get(entry) ?? []), ...secrets]);
+      if (entry === 'dist/http/main.js')
+        for (const secret of ['OPENAI_API_KEY', 'SMTP_URL'])
+          assert.ok(!(secret in env), `${where} is given no ${secret}`);
     }
   }
-  for (const variable of container.env ?? [])
-    if (variable.value !== undefined) env[variable.name] = variable.value;
-  return env;
+  return given;
 }
 
 /** A trigger setting as KEDA reads it: the metadata value first, else the `<key>FromEnv` variable. */
@@ -521,7 +599,7 @@ describe('Kubernetes manifests (offline)', () => {
     assert.throws(() => assertBacklogScaling(withWorkerHpa), /one autoscaler at most/);
   });
 
-  it('reference only ConfigMap and Secret keys that exist, and together give a valid configuration', () => {
+  it('reference only ConfigMap and Secret keys that exist, each under its own name', () => {
     for (const key of [...Object.keys(configMapData), ...Object.keys(secretData)])
       assert.ok(knownVariables.includes(key), `${key} is a configuration variable`);
     for (const doc of workloads) {
@@ -534,21 +612,67 @@ describe('Kubernetes manifests (offline)', () => {
             assert.equal(source.secretRef.name, secretTemplate.metadata.name, where);
         }
         for (const variable of container.env ?? []) {
-          const ref = variable.valueFrom?.configMapKeyRef ?? variable.valueFrom?.secretKeyRef;
+          const { configMapKeyRef, secretKeyRef } = variable.valueFrom ?? {};
+          const ref = configMapKeyRef ?? secretKeyRef;
           if (!ref) continue;
-          const data = variable.valueFrom?.configMapKeyRef ? configMapData : secretData;
+          const source = configMapKeyRef ? configMap : secretTemplate;
+          const data = configMapKeyRef ? configMapData : secretData;
+          assert.equal(ref.name, source.metadata.name, `${where}: ${variable.name}`);
           assert.ok(ref.key in data, `${where}: ${ref.name}/${ref.key} exists`);
+          assert.equal(ref.key, variable.name, `${where}: ${ref.key} keeps its name`);
         }
-        const provided = new Set([
-          ...Object.keys(configMapData),
-          ...Object.keys(secretData),
-          ...(container.env ?? []).map((e) => e.name),
-        ]);
-        for (const required of requiredVariables)
-          assert.ok(provided.has(required), `${where} gets ${required}`);
       }
     }
-    assert.doesNotThrow(() => loadConfig({ ...configMapData, ...secretData }));
+  });
+
+  it('give each process the settings its own schema accepts, and only the secrets it reads', () => {
+    const given = assertEachProcessConfigured([...resources, secretTemplate]);
+    assert.deepEqual(
+      Object.fromEntries([...given].map(([entry, secrets]) => [entry, secrets.sort()])),
+      {
+        'dist/http/main.js': ['API_KEYS', 'DATABASE_URL'],
+        'dist/worker/main.js': ['DATABASE_URL', 'OPENAI_API_KEY', 'SMTP_URL'],
+        'dist/consumers/main.js': ['DATABASE_URL'],
+        'dist/release/main.js': ['DATABASE_URL'],
+      },
+    );
+    // Nothing given to every pod that no process reads.
+    const read = new Set(
+      Object.values(entryPointConfigs).flatMap(({ schema }) => Object.keys(schema.shape)),
+    );
+    for (const key of [...Object.keys(configMapData), ...Object.keys(secretData)])
+      assert.ok(read.has(key), `some process reads ${key}`);
+    // And each entry point loads the schema it is checked with here.
+    for (const [entry, { name }] of Object.entries(entryPointConfigs))
+      assert.match(
+        readFileSync(sourceOf(entry), 'utf8'),
+        new RegExp(`loadConfig\\(process\\.env,\\s*${name}\\)`),
+        `${entry} loads ${name}`,
+      );
+  });
+
+  it('a workload given a secret it never reads, or missing one it needs, fails the check', () => {
+    const byEntry = (docs: Doc[], entry: string) =>
+      docs.find(
+        (d) =>
+          (d.kind === 'Deployment' || d.kind === 'Job') &&
+          podSpec(d).containers[0]?.args?.[0] === entry,
+      )!;
+    const withWholeSecret = structuredClone([...resources, secretTemplate]);
+    podSpec(byEntry(withWholeSecret, 'dist/http/main.js')).containers[0]!.envFrom!.push({
+      secretRef: { name: secretTemplate.metadata.name },
+    });
+    assert.throws(
+      () => assertEachProcessConfigured(withWholeSecret),
+      /report-pipeline-api\/api is given (OPENAI_API_KEY|SMTP_URL), which dist\/http\/main\.js never reads/,
+    );
+    const withoutSmtp = structuredClone([...resources, secretTemplate]);
+    const worker = podSpec(byEntry(withoutSmtp, 'dist/worker/main.js')).containers[0]!;
+    worker.env = worker.env!.filter((e) => e.name !== 'SMTP_URL');
+    assert.throws(
+      () => assertEachProcessConfigured(withoutSmtp),
+      /SMTP_URL: is required but not set/,
+    );
   });
 
   it('use the image and entry points the Dockerfile builds', () => {
@@ -785,18 +909,23 @@ describe('kustomize build (offline)', () => {
         `${doc.kind}/${doc.metadata.name} namespace`,
       );
     }
-    // Every envFrom names a ConfigMap or Secret the build produced (generators add hashes).
+    // Every ConfigMap or Secret a container names is one the build produced (generators add
+    // hashes), or the Secret the base leaves to the cluster.
     const names = new Set(docs.map((d) => `${d.kind}/${d.metadata.name}`));
+    const secretExists = (name: string) =>
+      names.has(`Secret/${name}`) || name === secretTemplate.metadata.name;
     for (const doc of docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job'))
-      for (const container of podSpec(doc).containers)
+      for (const container of podSpec(doc).containers) {
         for (const source of container.envFrom ?? []) {
           if (source.configMapRef) assert.ok(names.has(`ConfigMap/${source.configMapRef.name}`));
-          if (source.secretRef)
-            assert.ok(
-              names.has(`Secret/${source.secretRef.name}`) ||
-                source.secretRef.name === secretTemplate.metadata.name,
-            );
+          if (source.secretRef) assert.ok(secretExists(source.secretRef.name));
         }
+        for (const { valueFrom } of container.env ?? []) {
+          if (valueFrom?.configMapKeyRef)
+            assert.ok(names.has(`ConfigMap/${valueFrom.configMapKeyRef.name}`));
+          if (valueFrom?.secretKeyRef) assert.ok(secretExists(valueFrom.secretKeyRef.name));
+        }
+      }
   }
 
   it('renders the base: the published image, the dashboard ConfigMap, every resource valid', () => {
@@ -804,6 +933,7 @@ describe('kustomize build (offline)', () => {
     assertRenderedValid(docs);
     // The base leaves the Secret to the cluster (secret.template.yaml); KEDA reads it there.
     assertBacklogScaling([...docs, secretTemplate]);
+    assertEachProcessConfigured([...docs, secretTemplate]);
     for (const doc of docs.filter((d) => d.kind === 'Deployment'))
       assert.match(podSpec(doc).containers[0]!.image, /^registry\.example\.com\/report-pipeline:/);
     const dashboard = docs.find((d) => d.metadata.name === 'report-pipeline-dashboard');
@@ -833,16 +963,8 @@ describe('kustomize build (offline)', () => {
     assert.equal(data.TOPIC_REPORTS_REQUESTED, 'reports.requested', 'kept from the base');
     const secret = docs.find((d) => d.kind === 'Secret')!;
     assert.deepEqual(Object.keys(secret.data as object).sort(), Object.keys(secretData).sort());
-    const decoded = Object.fromEntries(
-      Object.entries(secret.data as Record<string, string>).map(([k, v]) => [
-        k,
-        Buffer.from(v, 'base64').toString(),
-      ]),
-    );
-    assert.doesNotThrow(
-      () => loadConfig({ ...data, ...decoded }),
-      'the rendered settings are a valid configuration',
-    );
+    // What the overlay renders starts every process, each with only its own secrets.
+    assertEachProcessConfigured(docs);
   });
 });
 
