@@ -423,6 +423,27 @@ describe('HTTP API over the real stack', () => {
     } while (cursor);
     assert.deepEqual(seen, keys.map(workflowIdFor).reverse(), 'pages cover the list once');
 
+    // A cursor this listing did not hand out is a 400 at once; Temporal is never asked.
+    const first = (await (await api.call(`/api/reports?${query}&limit=2`)).json()) as Page;
+    const given = first.nextCursor!;
+    const flipped = `${given.slice(0, 10)}${given[10] === 'A' ? 'B' : 'A'}${given.slice(11)}`;
+    for (const [name, cursor, code] of [
+      ['made up', 'abc', 'INVALID_CURSOR'],
+      ['damaged', flipped, 'INVALID_CURSOR'],
+      ['not base64url', 'ab$c', 'VALIDATION_FAILED'],
+      ['longer than any cursor', 'A'.repeat(3000), 'VALIDATION_FAILED'],
+    ] as const) {
+      const response = await api.call(`/api/reports?${query}&limit=2&cursor=${cursor}`);
+      assert.equal(response.status, 400, name);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, code, name);
+    }
+    const otherListing = await api.call(`/api/reports?status=COMPLETED&limit=2&cursor=${given}`);
+    assert.equal(otherListing.status, 400, 'a cursor continues only the listing that gave it');
+    assert.match(
+      ((await otherListing.json()) as { error: { message: string } }).error.message,
+      /other filters/,
+    );
+
     const failedOnly = (await (
       await api.call(`/api/reports?requesterId=${encodeURIComponent(requester)}&status=FAILED`)
     ).json()) as Page;

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { buildApp } from '../../src/http/app';
+import { buildApp, type ApiDeps } from '../../src/http/app';
 import { ReportReader } from '../../src/http/report-reader';
 import { Inbox } from '../../src/storage/inbox';
 import { ReportFileStore } from '../../src/storage/report-file-store';
@@ -21,6 +21,8 @@ export type ApiHarness = ReportHarness & RunningApi;
 export interface ApiOptions {
   apiKeys?: string[];
   bodyLimitBytes?: number;
+  /** Any other API setting, e.g. a rate limit. */
+  settings?: Partial<ApiDeps['config']>;
 }
 
 /** The API on an ephemeral port over a report harness's database and Temporal client. */
@@ -38,6 +40,7 @@ export async function startApi(h: ReportHarness, options: ApiOptions = {}): Prom
       ...h.config,
       API_KEYS: options.apiKeys ?? [],
       HTTP_BODY_LIMIT_BYTES: options.bodyLimitBytes ?? h.config.HTTP_BODY_LIMIT_BYTES,
+      ...options.settings,
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,9 +1,11 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import Fastify, {
   LogController,
+  type FastifyError,
   type FastifyInstance,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
@@ -11,8 +13,6 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -24,13 +24,15 @@ import type { Config } from '../config/config';
 import { createServiceMetrics } from '../observability/metrics';
 import type { Inbox } from '../storage/inbox';
 import type { ReportFileStore } from '../storage/report-file-store';
-import { ApiError, handleError, sendError } from './errors';
+import { ApiError, handleError } from './errors';
+import { openApiOptions } from './openapi';
 import { pageRoutes } from './page';
 import { OpenStreams } from './progress-stream';
 import type { ReportReader } from './report-reader';
 import { operationsRoutes } from './routes/operations-routes';
 import { reportRoutes } from './routes/report-routes';
 import { workflowRoutes } from './routes/workflow-routes';
+import { UnmatchedRequests } from './unmatched-requests';
 
 export interface ApiDeps {
   temporal: Client;
@@ -42,7 +44,12 @@ export interface ApiDeps {
   logger: Logger;
   config: Pick<
     Config,
-    'TEMPORAL_TASK_QUEUE' | 'PROMPT_MAX_CHARS' | 'HTTP_BODY_LIMIT_BYTES' | 'API_KEYS'
+    | 'TEMPORAL_TASK_QUEUE'
+    | 'PROMPT_MAX_CHARS'
+    | 'HTTP_BODY_LIMIT_BYTES'
+    | 'HTTP_RATE_LIMIT_PER_MINUTE'
+    | 'HTTP_EVENT_STREAMS_PER_CLIENT'
+    | 'API_KEYS'
   >;
 }
 
@@ -75,6 +82,9 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       disableRequestLogging: (request) => !request.url.startsWith('/api'),
     }),
   }).withTypeProvider<ZodTypeProvider>();
+  // Before any route, so that every route's path and methods are known to the 404/405 answer.
+  const unmatched = new UnmatchedRequests();
+  app.addHook('onRoute', (route) => unmatched.add(route.url, route.method));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // Only JSON bodies: anything else is a 415 rather than a guess.
@@ -105,44 +115,41 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
       reply.elapsedTime / 1000,
     );
   });
-  app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new ApiError(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
-    ),
+  // A request no route takes is a 404 or 405 even when Fastify refused it before routing
+  // (a QUERY without Content-Type, say).
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    request.is404 ? unmatched.answer(request, reply) : handleError(error, request, reply),
   );
+  app.setNotFoundHandler((request, reply) => unmatched.answer(request, reply));
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Report pipeline API',
-        version: '1.0.0',
-        description:
-          'Start AI reports, follow their progress, fetch results and PDFs. Every error is JSON with a stable `error.code`; every response carries `x-request-id`.',
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      },
-      ...(deps.config.API_KEYS.length > 0 ? { security: [{ bearer: [] }] } : {}),
-      tags: [
-        { name: 'workflows', description: 'Start, follow and cancel reports' },
-        { name: 'reports', description: 'List reports and download PDFs' },
-        { name: 'operations', description: 'Health, readiness and metrics' },
-      ],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+  // Per API key (per client address without keys); only /api, never probes and scrapes. After
+  // the authorization hook, so that a bad key is a 401 and does not use up anyone's budget.
+  await app.register(rateLimit, {
+    max: deps.config.HTTP_RATE_LIMIT_PER_MINUTE,
+    timeWindow: 60_000,
+    allowList: (request) => !request.url.startsWith('/api/'),
+    keyGenerator: (request) => clientOf(request, deps.config.API_KEYS),
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(
+        429,
+        'RATE_LIMITED',
+        `more than ${context.max} requests in a minute from this client; retry in ${Math.ceil(context.ttl / 1000)} s`,
+        { limitPerMinute: context.max, retryAfterSeconds: Math.ceil(context.ttl / 1000) },
+        { 'retry-after': String(Math.ceil(context.ttl / 1000)) },
+      ),
   });
+
+  await app.register(swagger, openApiOptions(deps.config.API_KEYS.length > 0));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(operationsRoutes(deps));
-  const streams = new OpenStreams();
+  const streams = new OpenStreams(deps.config.HTTP_EVENT_STREAMS_PER_CLIENT);
   // Before the server waits for open connections: event streams would hold it for minutes.
   app.addHook('preClose', async () => streams.closeAll());
-  await app.register(workflowRoutes(deps, service, streams));
+  await app.register(
+    workflowRoutes(deps, service, streams, (request) => clientOf(request, deps.config.API_KEYS)),
+  );
   await app.register(reportRoutes(deps));
   await app.register(pageRoutes());
   return app;
@@ -155,7 +162,7 @@ function authorize(request: FastifyRequest, keys: string[]): void {
     ? 'missing Authorization: Bearer <api key>'
     : !match?.[1]
       ? 'the Authorization header must be "Bearer <api key>"'
-      : keys.some((key) => safeEqual(key, match[1]!.trim()))
+      : isKnownKey(keys, match[1].trim())
         ? undefined
         : 'the API key is not valid';
   if (problem) {
@@ -165,8 +172,27 @@ function authorize(request: FastifyRequest, keys: string[]): void {
   }
 }
 
-function safeEqual(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/**
+ * Compares the given key with every configured key in constant time: digests have one length
+ * whatever the key's, and no comparison stops early, so timing tells neither a key's length nor
+ * how many of its characters, nor which key, matched.
+ */
+export function isKnownKey(keys: string[], given: string): boolean {
+  const candidate = digest(given);
+  let found = false;
+  for (const key of keys) found = timingSafeEqual(digest(key), candidate) || found;
+  return found;
+}
+
+/**
+ * Who a request counts against for the rate limit and the event-stream cap: its API key (by
+ * digest, never the key itself) where keys are required, otherwise its address.
+ */
+function clientOf(request: FastifyRequest, keys: string[]): string {
+  const token = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
+  return keys.length > 0 && token
+    ? `key:${digest(token).toString('hex').slice(0, 16)}`
+    : `ip:${request.ip}`;
 }

@@ -5,6 +5,8 @@ import { z } from 'zod';
 /** The stable codes a client can branch on; the message is for people and may change. */
 export type ApiErrorCode =
   | 'VALIDATION_FAILED'
+  | 'INVALID_CURSOR'
+  | 'BAD_REQUEST'
   | 'MALFORMED_JSON'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
@@ -12,6 +14,9 @@ export type ApiErrorCode =
   | 'IDEMPOTENCY_KEY_CONFLICT'
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'RATE_LIMITED'
+  | 'TOO_MANY_STREAMS'
   | 'WORKFLOW_NOT_FOUND'
   | 'PDF_NOT_FOUND'
   | 'REPORT_NOT_READY'
@@ -43,6 +48,34 @@ export const errorBodySchema = z
     requestId: z.string(),
   })
   .meta({ id: 'Error' });
+
+const errorMeanings: Record<number, string> = {
+  400: 'The request is malformed or fails validation (`error.details` says where)',
+  401: 'The API key is missing or not valid',
+  404: 'No such report',
+  409: 'Conflicts with the report’s state or with an earlier request (see `error.code`)',
+  413: 'The body is larger than HTTP_BODY_LIMIT_BYTES',
+  415: 'The body is not application/json',
+  422: 'The prompt is longer than PROMPT_MAX_CHARS',
+  429: 'Too many requests, or event streams, from this API key or address; wait Retry-After seconds',
+  503: 'A dependency is unavailable; retry after Retry-After seconds',
+};
+
+/**
+ * The documented error answers of a route: always JSON with the Error body, whatever the
+ * route's success content type (a PDF, an event stream). 429 is added to every /api route.
+ */
+export function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    [...statuses, 429].map((status) => [
+      status,
+      {
+        description: errorMeanings[status] ?? 'Error',
+        content: { 'application/json': { schema: errorBodySchema } },
+      },
+    ]),
+  );
+}
 
 /** Fastify's own errors, by code, in this API's vocabulary. */
 const frameworkErrors: Record<string, { status: number; code: ApiErrorCode; message?: string }> = {
@@ -81,6 +114,11 @@ function toApiError(error: FastifyError | ApiError | Error): ApiError | undefine
   // JSON.parse's SyntaxError surfaces with status 400 and no Fastify code.
   if (error instanceof SyntaxError && (error as FastifyError).statusCode === 400) {
     return new ApiError(400, 'MALFORMED_JSON', `the body is not valid JSON: ${error.message}`);
+  }
+  // Any other refusal of the request itself by Fastify keeps its 4xx and its explanation.
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new ApiError(status, 'BAD_REQUEST', error.message);
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from './errors';
 import type { ReportStatusView } from './schemas';
 
 const POLL_MS = 500;
@@ -8,12 +9,41 @@ const KEEPALIVE_MS = 15_000;
 const MAX_STREAM_MS = 30 * 60_000;
 
 /**
- * The open event streams of one app. A shutting-down server ends them (clients reconnect to
- * another replica) instead of waiting up to MAX_STREAM_MS for them to finish.
+ * The open event streams of one app, counted per client so that one client cannot hold them
+ * all. A shutting-down server ends them (clients reconnect to another replica) instead of
+ * waiting up to MAX_STREAM_MS for them to finish.
  */
 export class OpenStreams {
   private readonly stops = new Set<() => void>();
+  private readonly perClient = new Map<string, number>();
   private closing = false;
+
+  constructor(private readonly maxPerClient: number) {}
+
+  /** Takes one of the client's places, or refuses with 429 when it holds them all. */
+  reserve(client: string): StreamSlot {
+    const open = this.perClient.get(client) ?? 0;
+    if (open >= this.maxPerClient) {
+      throw new ApiError(
+        429,
+        'TOO_MANY_STREAMS',
+        `this client already has ${open} event streams open, the most it may hold; close one, or poll the status`,
+        { openStreams: open, limit: this.maxPerClient },
+        { 'retry-after': '5' },
+      );
+    }
+    this.perClient.set(client, open + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.perClient.get(client) ?? 1) - 1;
+        if (left > 0) this.perClient.set(client, left);
+        else this.perClient.delete(client);
+      },
+    };
+  }
 
   /** Registers a stream's stop; returns its unregister, or undefined when already closing. */
   add(stop: () => void): (() => void) | undefined {
@@ -29,6 +59,10 @@ export class OpenStreams {
   }
 }
 
+export interface StreamSlot {
+  release(): void;
+}
+
 /**
  * Server-sent events of a report's progress: a `progress` event whenever the status changes,
  * then `end` with the final status. Polls through the reader, so it holds no state beyond the
@@ -40,6 +74,7 @@ export async function streamProgress(
   first: ReportStatusView,
   read: () => Promise<ReportStatusView>,
   streams: OpenStreams,
+  slot: StreamSlot,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -53,6 +88,7 @@ export async function streamProgress(
   let closed = false;
   res.on('close', () => {
     closed = true;
+    slot.release();
   });
   const unregister = streams.add(() => {
     // No `end` event: the client sees the stream close before the report ended, and reconnects.
@@ -60,6 +96,7 @@ export async function streamProgress(
     res.end();
   });
   if (!unregister) {
+    slot.release();
     res.end();
     return;
   }
@@ -93,6 +130,7 @@ export async function streamProgress(
     send('error', { code: 'INTERNAL_ERROR', message: 'progress is unavailable; reconnect' });
   } finally {
     unregister();
+    slot.release();
     if (!closed) res.end();
   }
 }

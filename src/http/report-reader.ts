@@ -12,6 +12,7 @@ import { Report } from '../entities/report';
 import { progressQuery, type GenerateReportWorkflow } from '../workflows/generate-report-workflow';
 import { reportStageKey } from '../workflows/search-attributes';
 import { ApiError } from './errors';
+import { decodeCursor, encodeCursor } from './page-cursor';
 import {
   linksFor,
   type ReportListQuery,
@@ -110,11 +111,12 @@ export class ReportReader {
     if (query.requesterId) filters.push(`RequesterId = ${quote(query.requesterId)}`);
     if (query.status === 'RUNNING') filters.push("ExecutionStatus = 'Running'");
     else if (query.status) filters.push(`ReportStage = ${quote(query.status)}`);
+    const listing = filters.join(' AND ');
     const response = await this.temporal.workflowService.listWorkflowExecutions({
       namespace: this.temporal.options.namespace,
-      query: filters.join(' AND '),
+      query: listing,
       pageSize: query.limit,
-      nextPageToken: query.cursor ? Buffer.from(query.cursor, 'base64url') : undefined,
+      nextPageToken: query.cursor ? decodeCursor(query.cursor, listing) : undefined,
     });
     const executions = response.executions ?? [];
     const reportIds = executions.map((e) => reportIdOf(e.execution?.workflowId ?? ''));
@@ -150,7 +152,7 @@ export class ReportReader {
     const token = response.nextPageToken;
     return {
       reports,
-      nextCursor: token && token.length > 0 ? Buffer.from(token).toString('base64url') : undefined,
+      nextCursor: token && token.length > 0 ? encodeCursor(token, listing) : undefined,
     };
   }
 

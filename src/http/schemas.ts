@@ -128,6 +128,38 @@ export const reportResultView = reportStatusView
   })
   .meta({ id: 'ReportResult' });
 
+/**
+ * One server-sent event of /events, as a client parses it: `progress` and `end` carry a
+ * ReportStatus as JSON, `error` says the stream broke and the client should reconnect.
+ */
+const jsonData = (schemaId: string, description: string) =>
+  z.string().meta({
+    description,
+    contentMediaType: 'application/json',
+    contentSchema: { $ref: `#/components/schemas/${schemaId}` },
+  });
+
+export const progressEvent = z
+  .discriminatedUnion('event', [
+    z.object({
+      event: z.literal('progress'),
+      data: jsonData('ReportStatus', 'The status, whenever it changes while the report runs'),
+    }),
+    z.object({
+      event: z.literal('end'),
+      data: jsonData('ReportStatus', 'The final status; the stream closes after it'),
+    }),
+    z.object({
+      event: z.literal('error'),
+      data: jsonData('StreamError', 'Progress could not be read; reconnect'),
+    }),
+  ])
+  .meta({ id: 'ProgressEvent' });
+
+export const streamError = z
+  .object({ code: z.literal('INTERNAL_ERROR'), message: z.string() })
+  .meta({ id: 'StreamError' });
+
 export const reportListQuery = z.object({
   status: reportStatus.optional(),
   requesterId: z.string().min(1).max(200).optional(),
@@ -135,8 +167,12 @@ export const reportListQuery = z.object({
   cursor: z
     .string()
     .max(2000)
+    .regex(/^[A-Za-z0-9_-]+$/, 'expected a nextCursor as the previous page gave it')
     .optional()
-    .meta({ description: 'From the previous page’s nextCursor' }),
+    .meta({
+      description:
+        'The previous page’s nextCursor, as given; any other value is refused with 400 INVALID_CURSOR',
+    }),
 });
 
 export const reportListView = z

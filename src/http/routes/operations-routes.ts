@@ -16,8 +16,10 @@ export const operationsRoutes =
       '/health',
       {
         schema: {
+          operationId: 'health',
           summary: 'Liveness: the process answers',
           tags: ['operations'],
+          security: [],
           response: { 200: z.object({ status: z.literal('ok') }) },
         },
       },
@@ -28,8 +30,10 @@ export const operationsRoutes =
       '/ready',
       {
         schema: {
+          operationId: 'ready',
           summary: 'Readiness: Temporal and PostgreSQL answer',
           tags: ['operations'],
+          security: [],
           response: { 200: readiness, 503: readiness },
         },
       },
@@ -49,8 +53,10 @@ export const operationsRoutes =
       '/metrics',
       {
         schema: {
+          operationId: 'metrics',
           summary: 'Prometheus metrics',
           tags: ['operations'],
+          security: [],
           produces: ['text/plain'],
           response: { 200: z.string() },
         },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDeps } from '../app';
-import { ApiError, errorBodySchema } from '../errors';
+import { ApiError, errorResponses } from '../errors';
 import { reportIdParams, reportListQuery, reportListView } from '../schemas';
 
 /** Listing reports and downloading their PDFs. */
@@ -12,12 +12,13 @@ export const reportRoutes =
       '/api/reports',
       {
         schema: {
+          operationId: 'listReports',
           summary: 'Recent reports: running ones first, then the most recently ended',
           description:
             'Filter by status and requester; page with `limit` and the `nextCursor` of the previous page. Listing comes from Temporal visibility, in its order (running first, then by close time), and can trail a start by a moment.',
           tags: ['reports'],
           querystring: reportListQuery,
-          response: { 200: reportListView, 400: errorBodySchema, 401: errorBodySchema },
+          response: { 200: reportListView, ...errorResponses(400, 401) },
         },
       },
       async (request) => deps.reader.list(request.query),
@@ -27,15 +28,22 @@ export const reportRoutes =
       '/api/reports/:id/pdf',
       {
         schema: {
+          operationId: 'getReportPdf',
           summary: 'The report’s PDF',
           tags: ['reports'],
           params: reportIdParams,
-          produces: ['application/pdf'],
           response: {
-            200: z.instanceof(Buffer).meta({ description: 'application/pdf' }),
-            400: errorBodySchema,
-            401: errorBodySchema,
-            404: errorBodySchema,
+            200: {
+              description: 'The PDF, as an attachment',
+              content: {
+                'application/pdf': {
+                  schema: z
+                    .instanceof(Buffer)
+                    .meta({ type: 'string', format: 'binary', description: 'The PDF file' }),
+                },
+              },
+            },
+            ...errorResponses(400, 401, 404),
           },
         },
       },

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RequestRejectedError, validateRequest } from '../../domain/request-validation';
@@ -6,10 +7,11 @@ import { startReport } from '../../temporal/start-report';
 import { cancelSignal } from '../../workflows/generate-report-workflow';
 import type { ServiceMetrics } from '../../observability/metrics';
 import type { ApiDeps } from '../app';
-import { ApiError, errorBodySchema } from '../errors';
+import { ApiError, errorResponses } from '../errors';
 import { streamProgress, type OpenStreams } from '../progress-stream';
 import {
   generateReportBody,
+  progressEvent,
   idempotencyKeyHeader,
   linksFor,
   reportResultView,
@@ -18,17 +20,20 @@ import {
   workflowIdParams,
 } from '../schemas';
 
-const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, errorBodySchema]));
-
 /** Starting, reading and cancelling report workflows. */
 export const workflowRoutes =
-  (deps: ApiDeps, metrics: ServiceMetrics, streams: OpenStreams): FastifyPluginAsyncZod =>
+  (
+    deps: ApiDeps,
+    metrics: ServiceMetrics,
+    streams: OpenStreams,
+    clientOf: (request: FastifyRequest) => string,
+  ): FastifyPluginAsyncZod =>
   async (app) => {
     app.post(
       '/api/workflows/generate-report',
       {
         schema: {
+          operationId: 'startReport',
           summary: 'Start a report',
           description:
             'Answers at once with the workflow id and where to follow it; never waits for the report. The same Idempotency-Key and body return the same workflow (202 the first time, 200 after); the same key with another body is refused with 409 and starts nothing.',
@@ -38,7 +43,7 @@ export const workflowRoutes =
           response: {
             200: startedReport.meta({ description: 'The key already had this workflow' }),
             202: startedReport.meta({ description: 'Started' }),
-            ...errors(400, 401, 409, 413, 415, 422, 503),
+            ...errorResponses(400, 401, 409, 413, 415, 422, 503),
           },
         },
       },
@@ -106,10 +111,11 @@ export const workflowRoutes =
       '/api/workflows/:id/status',
       {
         schema: {
+          operationId: 'getReportStatus',
           summary: 'Where a report is: stage, progress, attempts, timings, final state',
           tags: ['workflows'],
           params: workflowIdParams,
-          response: { 200: reportStatusView, ...errors(400, 401, 404) },
+          response: { 200: reportStatusView, ...errorResponses(400, 401, 404) },
         },
       },
       async (request) => deps.reader.status(request.params.id),
@@ -119,12 +125,13 @@ export const workflowRoutes =
       '/api/workflows/:id/result',
       {
         schema: {
+          operationId: 'getReportResult',
           summary: 'How a report ended, with its PDF link when it completed',
           description:
             'Answers 409 REPORT_NOT_READY with Retry-After while the report runs. A report that failed or was cancelled answers 200 with its status and failure.',
           tags: ['workflows'],
           params: workflowIdParams,
-          response: { 200: reportResultView, ...errors(400, 401, 404, 409) },
+          response: { 200: reportResultView, ...errorResponses(400, 401, 404, 409) },
         },
       },
       async (request) => deps.reader.result(request.params.id),
@@ -134,26 +141,31 @@ export const workflowRoutes =
       '/api/workflows/:id/events',
       {
         schema: {
+          operationId: 'streamReportEvents',
           summary: 'Progress as server-sent events until the report ends',
           description:
             'Each `progress` event carries a ReportStatus whenever it changes; a final `end` event carries the last one, then the stream closes.',
           tags: ['workflows'],
           params: workflowIdParams,
-          produces: ['text/event-stream'],
           response: {
-            200: z.string().meta({ description: 'text/event-stream' }),
-            ...errors(400, 401, 404),
+            200: {
+              description: 'The report’s progress, one event per change, until it ends',
+              content: { 'text/event-stream': { schema: progressEvent } },
+            },
+            ...errorResponses(400, 401, 404),
           },
         },
       },
       async (request, reply) => {
         const first = await deps.reader.status(request.params.id);
+        const slot = streams.reserve(clientOf(request));
         await streamProgress(
           request,
           reply,
           first,
           () => deps.reader.status(request.params.id),
           streams,
+          slot,
         );
       },
     );
@@ -162,6 +174,7 @@ export const workflowRoutes =
       '/api/workflows/:id/cancel',
       {
         schema: {
+          operationId: 'cancelReport',
           summary: 'Cancel a running report; its compensations run',
           tags: ['workflows'],
           params: workflowIdParams,
@@ -173,7 +186,7 @@ export const workflowRoutes =
                 links: startedReport.shape.links,
               })
               .meta({ description: 'Cancel requested; follow the status until CANCELLED' }),
-            ...errors(400, 401, 404, 409),
+            ...errorResponses(400, 401, 404, 409),
           },
         },
       },
