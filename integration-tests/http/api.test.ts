@@ -213,6 +213,30 @@ describe('HTTP API over the real stack', () => {
         message: /prompt: must not be empty/,
       },
       {
+        name: 'prompt of white space that a regex engine may not call white space',
+        send: (key) => post(key, { json: body({ prompt: '\ufeff\u2028 \u3000' }) }),
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /prompt: must not be empty/,
+      },
+      {
+        name: 'a field the API does not know',
+        send: (key) => post(key, { json: body({ options: { maxToken: 100 } }) }),
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /maxToken/,
+      },
+      {
+        name: 'an address no SMTP server takes (65 characters before the @)',
+        send: (key) =>
+          post(key, {
+            json: body({ requester: { id: 'a', email: `${'a'.repeat(65)}@example.com` } }),
+          }),
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /requester\/email/,
+      },
+      {
         name: 'oversized prompt',
         send: (key) =>
           post(key, { json: body({ prompt: 'x'.repeat(api.config.PROMPT_MAX_CHARS + 1) }) }),

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { STAGES } from '../domain/report';
+import {
+  correlationIdField,
+  idempotencyKeyField,
+  optionFields,
+  promptField,
+  requesterField,
+} from '../domain/request-fields';
 
 /**
  * The API's contract: requests are validated against these schemas, responses are serialised
@@ -9,36 +16,26 @@ import { STAGES } from '../domain/report';
 const stage = z.enum(STAGES);
 const reportStatus = z.enum(['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']);
 
+/** Strict: a field the API does not know (a misspelt `maxToken`, say) is a 400 naming it. */
 export const generateReportBody = z
-  .object({
-    prompt: z
-      .string()
-      .meta({ description: 'What the report is about', example: 'Solid-state batteries in 2026' }),
-    requester: z.object({
-      id: z.string().min(1).max(200),
-      email: z.email(),
-    }),
+  .strictObject({
+    prompt: promptField,
+    requester: requesterField.strict(),
     options: z
-      .object({
-        model: z.string().min(1).max(100).optional(),
-        maxTokens: z.number().int().min(1).max(128_000).optional(),
-        language: z.string().min(2).max(35).optional(),
+      .strictObject({
+        model: optionFields.model.optional(),
+        maxTokens: optionFields.maxTokens.optional(),
+        language: optionFields.language.optional(),
       })
       .optional(),
-    correlationId: z.string().max(200).optional(),
+    correlationId: correlationIdField.optional(),
   })
   .meta({ id: 'GenerateReportRequest' });
 
-export const idempotencyKeyHeader = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._:@-]+$/, 'only letters, digits and . _ : @ - are allowed')
-  .optional()
-  .meta({
-    description:
-      'Makes retries safe: the same key and body return the same workflow. Without it the key is derived from the body.',
-  });
+export const idempotencyKeyHeader = idempotencyKeyField.optional().meta({
+  description:
+    'Makes retries safe: the same key and body return the same workflow. Without it the key is derived from the body.',
+});
 
 export const workflowIdParams = z.object({
   id: z
