@@ -995,6 +995,28 @@ describe('docker-compose.yml (offline)', () => {
     }
   });
 
+  it('gives each process only the settings its own schema reads, the API no LLM key or SMTP URL', () => {
+    for (const name of ['release', 'worker', 'consumer', 'api']) {
+      const service = compose.services[name]!;
+      const entry = service.command?.[0] ?? '';
+      assert.ok(isEntryPoint(entry), `${name}: ${entry}`);
+      const { schema } = entryPointConfigs[entry];
+      // Compose's own ${VAR:-default} substitution, with nothing set in the shell.
+      const env = Object.fromEntries(
+        Object.entries(service.environment ?? {}).map(([key, value]) => [
+          key,
+          String(value).replace(/\$\{[A-Z_]+:?-([^}]*)\}/g, '$1'),
+        ]),
+      );
+      for (const key of Object.keys(env))
+        assert.ok(key in schema.shape, `${name} is given ${key}, which ${entry} never reads`);
+      assert.doesNotThrow(() => loadConfig(env, schema), `${name}: ${entry} starts with its env`);
+    }
+    const api = Object.keys(compose.services.api!.environment ?? {});
+    for (const secret of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'SMTP_URL'])
+      assert.ok(!api.includes(secret), `the API is given no ${secret}`);
+  });
+
   it('builds every server from its own Dockerfile in docker/, on the BASE it is given', () => {
     // Compose service -> its folder in docker/ (the LLM is the local model; the tests' stand-in
     // is a service of its own).
