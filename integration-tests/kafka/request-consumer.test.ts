@@ -7,6 +7,7 @@ import { redriveDlq } from '../../src/consumers/redrive-dlq';
 import { Inbox, type InboxEntryInput, type InboxVerdict } from '../../src/storage/inbox';
 import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
 import { mailTo } from '../support/maildev';
+import { registerSchemaRaw } from '../support/schema-registry';
 import { testEndpoints, uniqueName } from '../support/stack-env';
 
 describe('report requests from Kafka', () => {
@@ -176,6 +177,56 @@ describe('report requests from Kafka', () => {
       assert.match(record.headers['dlq-source-offset'] ?? '', /^\d+$/);
       assert.ok(record.headers['dlq-error-message'], `${p.key}: says why`);
     }
+  });
+
+  it('dead-letters a record whose schema the registry holds but cannot be parsed here (it used to be retried for ever, stalling the partition)', async () => {
+    const unparseable = await registerSchemaRaw(
+      k.config.SCHEMA_REGISTRY_URL,
+      `${uniqueName('unparseable')}-value`,
+      { schema: JSON.stringify({ type: 'enum', name: 'Empty', symbols: [] }) },
+    );
+    const sameName = await registerSchemaRaw(
+      k.config.SCHEMA_REGISTRY_URL,
+      `${uniqueName('same-name')}-value`,
+      {
+        schema: JSON.stringify({
+          type: 'record',
+          name: 'ReportRequested',
+          namespace: 'reportpipeline.events',
+          fields: [{ name: 'idempotencyKey', type: 'long' }],
+        }),
+      },
+    );
+    const framed = (id: number) => {
+      const value = Buffer.alloc(9);
+      value.writeInt32BE(id, 1);
+      return value;
+    };
+    const poison = [
+      { key: 'p-unparseable', value: framed(unparseable) },
+      { key: 'p-same-name', value: framed(sameName) },
+    ];
+    await k.producer.send({
+      topic: k.config.TOPIC_REPORTS_REQUESTED,
+      acks: -1,
+      messages: poison.map((p) => ({ ...p, partition: 1 })),
+    });
+    const good = k.sampleRequest();
+    await k.produceRequest(good, { partition: 1 });
+
+    await k.waitCompleted(reportIdFor(good.idempotencyKey));
+    await k.waitFor('both in the DLQ', () =>
+      poison.every((p) => dlq().some((r) => r.key === p.key)),
+    );
+    const unparseableLetter = dlq().find((r) => r.key === 'p-unparseable')!;
+    assert.equal(unparseableLetter.headers['dlq-reason'], 'wrong-schema');
+    assert.match(unparseableLetter.headers['dlq-error-message'] ?? '', /cannot be parsed/);
+    const sameNameLetter = dlq().find((r) => r.key === 'p-same-name')!;
+    assert.equal(sameNameLetter.headers['dlq-reason'], 'wrong-schema');
+    assert.match(
+      sameNameLetter.headers['dlq-error-message'] ?? '',
+      /cannot be read as the current one/,
+    );
   });
 
   it('reads a request written with a BACKWARD-compatible v2 schema; the registry refuses an incompatible one', async () => {

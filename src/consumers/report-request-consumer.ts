@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  SchemaType,
-  type DecodeOptions,
-  type SchemaRegistry,
-} from '@kafkajs/confluent-schema-registry';
+import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Client } from '@temporalio/client';
 import type {
   Admin,
@@ -30,6 +26,11 @@ import type { Inbox, InboxVerdict } from '../storage/inbox';
 import { startReport } from '../temporal/start-report';
 
 const REQUEST_SCHEMA_NAME = 'reportpipeline.events.ReportRequested';
+/** What the registry client parses a schema into; its Avro schemas are avsc types. */
+type RegistrySchema = Awaited<ReturnType<SchemaRegistry['getSchema']>>;
+type AvroType = Parameters<
+  Extract<RegistrySchema, { createResolver: unknown }>['createResolver']
+>[0];
 export const reportRequestedSchema = readFileSync(
   join(__dirname, '..', '..', 'avro', 'report-requested.avsc'),
   'utf8',
@@ -98,7 +99,9 @@ export class ReportRequestConsumer {
   get running(): boolean {
     return this.started && !this.stopping;
   }
-  private readerSchema: NonNullable<DecodeOptions[SchemaType.AVRO]>['readerSchema'];
+  /** The current ReportRequested, as registered at start. */
+  private readerSchema: AvroType | undefined;
+  private readonly readers = new Map<number, (body: Buffer) => unknown>();
 
   constructor(private readonly deps: RequestConsumerDeps) {}
 
@@ -106,11 +109,11 @@ export class ReportRequestConsumer {
     const { kafka, config } = this.deps;
     // The service owns this contract: registering it is a no-op when unchanged, and an
     // incompatible edit stops start-up here instead of surprising producers.
-    await this.deps.registry.register(
+    const { id } = await this.deps.registry.register(
       { type: SchemaType.AVRO, schema: reportRequestedSchema },
       { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
     );
-    this.readerSchema = JSON.parse(reportRequestedSchema) as typeof this.readerSchema;
+    this.readerSchema = (await this.deps.registry.getSchema(id)) as unknown as AvroType;
     if (this.deps.metrics) await this.registerLagGauge(this.deps.metrics.registry);
     this.producer = kafka.producer({ idempotent: true });
     await this.producer.connect();
@@ -348,31 +351,9 @@ export class ReportRequestConsumer {
       );
     }
     const schemaId = value.readInt32BE(1);
-    let writer: unknown;
+    const read = await this.readerFor(schemaId);
     try {
-      writer = await this.deps.registry.getSchema(schemaId);
-    } catch (error: unknown) {
-      if ((error as { status?: number }).status === 404) {
-        throw new RequestRejectedError(
-          'unknown-schema-id',
-          `schema id ${schemaId} is not in the registry`,
-          { cause: error },
-        );
-      }
-      throw error; // the registry itself is unreachable: retry
-    }
-    const name = (writer as { name?: string }).name;
-    if (name !== REQUEST_SCHEMA_NAME) {
-      throw new RequestRejectedError(
-        'wrong-schema',
-        `schema id ${schemaId} is ${name ?? 'not a record'}, not ${REQUEST_SCHEMA_NAME}`,
-      );
-    }
-    try {
-      // Avro schema resolution from the writer's version to ours: BACKWARD-compatible versions read cleanly.
-      return await this.deps.registry.decode(value, {
-        [SchemaType.AVRO]: { readerSchema: this.readerSchema },
-      });
+      return read(value.subarray(5));
     } catch (error: unknown) {
       throw new RequestRejectedError(
         'not-avro',
@@ -380,6 +361,65 @@ export class ReportRequestConsumer {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * How to read a body written with a schema id: Avro schema resolution from the writer's version
+   * to ours, so BACKWARD-compatible versions read cleanly. Kept per id, since a registered
+   * schema never changes; only the registry being unreachable is worth retrying.
+   */
+  private async readerFor(schemaId: number): Promise<(body: Buffer) => unknown> {
+    const known = this.readers.get(schemaId);
+    if (known) return known;
+    let writer: RegistrySchema;
+    try {
+      writer = await this.deps.registry.getSchema(schemaId);
+    } catch (error: unknown) {
+      const status = (error as { status?: unknown }).status;
+      if (status === 404) {
+        throw new RequestRejectedError(
+          'unknown-schema-id',
+          `schema id ${schemaId} is not in the registry`,
+          { cause: error },
+        );
+      }
+      // The registry client reports every failed exchange, the network's included, with an
+      // HTTP status. Without one, the registry answered with a schema that cannot be parsed
+      // here, and asking again will not change it.
+      if (typeof status === 'number') throw error;
+      throw new RequestRejectedError(
+        'wrong-schema',
+        `schema id ${schemaId} cannot be parsed as a schema: ${String(error)}`,
+        { cause: error },
+      );
+    }
+    const name = 'createResolver' in writer ? writer.name : undefined;
+    if (name !== REQUEST_SCHEMA_NAME) {
+      throw new RequestRejectedError(
+        'wrong-schema',
+        `schema id ${schemaId} is ${name ?? 'not an Avro record'}, not ${REQUEST_SCHEMA_NAME}`,
+      );
+    }
+    const reader = this.readerSchema!;
+    const writerType = writer as unknown as AvroType;
+    let read: (body: Buffer) => unknown;
+    if (reader.equals(writerType)) {
+      read = (body) => reader.fromBuffer(body) as unknown;
+    } else {
+      let resolver: ReturnType<typeof reader.createResolver>;
+      try {
+        resolver = reader.createResolver(writerType);
+      } catch (error: unknown) {
+        throw new RequestRejectedError(
+          'wrong-schema',
+          `schema id ${schemaId} is a version of ${REQUEST_SCHEMA_NAME} that cannot be read as the current one: ${String(error)}`,
+          { cause: error },
+        );
+      }
+      read = (body) => reader.fromBuffer(body, resolver) as unknown;
+    }
+    this.readers.set(schemaId, read);
+    return read;
   }
 
   private async deadLetter(
