@@ -229,6 +229,66 @@ describe('report requests from Kafka', () => {
     );
   });
 
+  it('dead-letters records too large for the DLQ once headers are added, with fewer headers or without their bytes (they used to stall the partition)', async () => {
+    // Kafka's default limit on a record batch; a one-record batch spends ~100 bytes on itself.
+    const limit = 1_048_588;
+    const frameOfSize = async (size: number) => {
+      const request = k.sampleRequest({ prompt: '' });
+      const empty = await k.registry.encode(k.requestSchemaId, request);
+      // From 16,384 characters on, the prompt's length takes 3 bytes instead of 1.
+      request.prompt = 'x'.repeat(size - empty.length - 2);
+      const value = await k.registry.encode(k.requestSchemaId, request);
+      assert.equal(value.length, size);
+      return value;
+    };
+    const trace = 't'.repeat(4_000);
+    const bigLetters = [
+      // Fits with its own 4 kB header, not with the DLQ's headers too; fits without its own.
+      {
+        key: 'p-at-limit-with-headers',
+        value: await frameOfSize(limit - 4_200),
+        headers: { trace },
+      },
+      // Fits only as it is.
+      { key: 'p-at-limit', value: await frameOfSize(limit - 200), headers: {} },
+    ];
+    for (const letter of bigLetters)
+      await k.producer.send({
+        topic: k.config.TOPIC_REPORTS_REQUESTED,
+        acks: -1,
+        messages: [{ ...letter, partition: 2 }],
+      });
+    const good = k.sampleRequest();
+    await k.produceRequest(good, { partition: 2 });
+
+    await k.waitCompleted(reportIdFor(good.idempotencyKey));
+    await k.waitFor(
+      'both in the DLQ',
+      () =>
+        dlq().filter(
+          (r) =>
+            r.headers['dlq-reason'] === 'prompt-too-large' &&
+            r.headers['dlq-source-partition'] === '2',
+        ).length >= 2,
+    );
+    const [withHeaders, atLimit] = bigLetters;
+    const smaller = dlq().find((r) => r.key === withHeaders!.key)!;
+    assert.ok(smaller.value.equals(withHeaders!.value), 'the original bytes');
+    assert.equal(smaller.headers.trace, undefined, "the record's own headers left behind");
+    assert.ok(smaller.headers['dlq-error-message']);
+    const omitted = dlq().find(
+      (r) =>
+        r.headers['dlq-value-omitted'] !== undefined && r.headers['dlq-source-partition'] === '2',
+    )!;
+    assert.equal(omitted.headers['dlq-reason'], 'prompt-too-large');
+    assert.equal(omitted.value.length, 0);
+    assert.match(
+      omitted.headers['dlq-value-omitted'] ?? '',
+      new RegExp(`^${atLimit!.value.length} bytes`),
+    );
+    assert.match(omitted.headers['dlq-source-offset'] ?? '', /^\d+$/);
+  });
+
   it('reads a request written with a BACKWARD-compatible v2 schema; the registry refuses an incompatible one', async () => {
     const subject = `${k.config.TOPIC_REPORTS_REQUESTED}-value`;
     const v1 = JSON.parse(reportRequestedSchema) as { fields: unknown[] };

@@ -9,6 +9,7 @@ import type {
   IHeaders,
   Kafka,
   KafkaMessage,
+  Message,
   Producer,
 } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
@@ -422,27 +423,78 @@ export class ReportRequestConsumer {
     return read;
   }
 
+  /**
+   * Sends the dead letter: the original key and bytes, with headers saying why and where from.
+   * The DLQ has the request topic's size limit, so a record that only just fitted there does
+   * not fit once headers are added, and refusing it for ever would stall the partition: it is
+   * sent again with the fewest headers that say why, and failing that without its key and
+   * bytes, which stay at the source offset the headers name.
+   */
   private async deadLetter(
     topic: string,
     partition: number,
     message: KafkaMessage,
     error: RequestRejectedError,
   ): Promise<void> {
-    const headers: IHeaders = {
-      ...(message.headers ?? {}),
+    const why: IHeaders = {
       'dlq-reason': error.reason,
       'dlq-error-class': error.name,
-      'dlq-error-message': error.message.slice(0, 2000),
       'dlq-source-topic': topic,
       'dlq-source-partition': String(partition),
       'dlq-source-offset': message.offset,
-      'dlq-source-timestamp': message.timestamp,
     };
-    await this.producer!.send({
-      topic: this.deps.config.TOPIC_REPORTS_REQUESTED_DLQ,
-      acks: -1,
-      messages: [{ key: message.key, value: message.value, headers }],
-    });
+    const letters: { shape: string; message: Message }[] = [
+      {
+        shape: 'whole',
+        message: {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...(message.headers ?? {}),
+            ...why,
+            'dlq-error-message': error.message.slice(0, 2000),
+            'dlq-source-timestamp': message.timestamp,
+          },
+        },
+      },
+      {
+        shape: 'fewer headers',
+        message: {
+          key: message.key,
+          value: message.value,
+          headers: { ...why, 'dlq-error-message': error.message.slice(0, 200) },
+        },
+      },
+      {
+        shape: 'without its key and bytes',
+        message: {
+          key: null,
+          value: null,
+          headers: {
+            ...why,
+            'dlq-error-message': error.message.slice(0, 200),
+            'dlq-value-omitted': `${message.value?.length ?? 0} bytes, key ${message.key?.length ?? 0} bytes`,
+          },
+        },
+      },
+    ];
+    for (const [i, letter] of letters.entries()) {
+      try {
+        await this.producer!.send({
+          topic: this.deps.config.TOPIC_REPORTS_REQUESTED_DLQ,
+          acks: -1,
+          messages: [letter.message],
+        });
+        if (i > 0)
+          this.deps.logger.warn(
+            { topic, partition, offset: message.offset, reason: error.reason, sent: letter.shape },
+            'dead letter too large for the DLQ as it was; sent smaller',
+          );
+        return;
+      } catch (sendError: unknown) {
+        if (i === letters.length - 1 || !isTooLarge(sendError)) throw sendError;
+      }
+    }
   }
 
   /**
@@ -473,4 +525,13 @@ export class ReportRequestConsumer {
       }
     }
   }
+}
+
+/** The broker refused a record for its size: sending the same again can never succeed. */
+function isTooLarge(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
+  }
+  return false;
 }
