@@ -12,13 +12,42 @@ import { z } from 'zod';
 /**
  * A character String.prototype.trim() keeps: anything but JavaScript's white space and line
  * terminators, listed one by one because `\s` differs between regex engines (Python's has
- * U+001C-U+001F and U+0085 and lacks U+FEFF). A prompt must have one: trimmed, it is not empty.
+ * U+001C-U+001F and U+0085 and lacks U+FEFF). A prompt, a requester id and a model name must
+ * have one: trimmed, they are not empty.
  */
-const KEPT_BY_TRIM = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+export const KEPT_BY_TRIM =
+  /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
+/**
+ * Text as people write it: no control characters (they would reach logs, search attributes,
+ * PDFs and mail headers as they are). Code point ranges, so that JavaScript and Python read the
+ * pattern alike.
+ */
+export const PLAIN_TEXT = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+/** The same, but a prompt may have line breaks and tabs. */
+export const PROMPT_TEXT = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
+
+/**
+ * And well-formed Unicode: a lone surrogate half is stored and hashed as U+FFFD, so two
+ * different strings would look alike. Not in the pattern: not every regex engine can name a
+ * surrogate (Rust's cannot), and JSON Schema's strings are Unicode already.
+ */
+const wellFormed = (s: string) => s.isWellFormed();
+const BROKEN = 'must be well-formed Unicode (no lone surrogate halves)';
+
+const plainText = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .regex(PLAIN_TEXT, 'must not contain control characters')
+    .refine(wellFormed, BROKEN);
 
 export const promptField = z
   .string()
+  .regex(PROMPT_TEXT, 'must not contain control characters other than line breaks and tabs')
   .regex(KEPT_BY_TRIM, 'must not be empty or only white space')
+  .refine(wellFormed, BROKEN)
   .meta({
     description:
       'What the report is about. Leading and trailing white space is dropped; longer than PROMPT_MAX_CHARS characters (20,000 unless configured) is refused with 422 PROMPT_TOO_LARGE.',
@@ -39,8 +68,8 @@ const EMAIL =
 export const emailField = z.email({ pattern: EMAIL, message: 'expected an email address' });
 
 export const requesterField = z.object({
-  id: z.string().min(1).max(200),
-  email: emailField,
+  id: plainText(1, 200).regex(KEPT_BY_TRIM, 'must not be blank'),
+  email: emailField.max(254),
 });
 
 export const idempotencyKeyField = z
@@ -50,9 +79,9 @@ export const idempotencyKeyField = z
   .regex(/^[A-Za-z0-9._:@-]+$/, 'only letters, digits and . _ : @ - are allowed');
 
 export const optionFields = {
-  model: z.string().min(1).max(100),
+  model: plainText(1, 100).regex(KEPT_BY_TRIM, 'must not be blank'),
   maxTokens: z.number().int().min(1).max(128_000),
-  language: z.string().min(2).max(35),
+  language: plainText(2, 35),
 };
 
-export const correlationIdField = z.string().max(200);
+export const correlationIdField = plainText(0, 200);
