@@ -65,11 +65,16 @@ export const promptLength = (prompt: string): number => [...prompt].length;
 const EMAIL =
   /^(?=[^@]{1,64}@)(?=.{3,254}$)(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 
-export const emailField = z.email({ pattern: EMAIL, message: 'expected an email address' });
+/** The longest address SMTP can carry (RFC 5321: a 256-octet path less its angle brackets). */
+export const EMAIL_MAX_LENGTH = 254;
+
+export const emailField = z
+  .email({ pattern: EMAIL, message: 'expected an email address' })
+  .max(EMAIL_MAX_LENGTH);
 
 export const requesterField = z.object({
   id: plainText(1, 200).regex(KEPT_BY_TRIM, 'must not be blank'),
-  email: emailField.max(254),
+  email: emailField,
 });
 
 export const idempotencyKeyField = z

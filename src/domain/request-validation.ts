@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ReportRequest } from './report';
+import {
+  correlationIdField,
+  idempotencyKeyField,
+  optionFields,
+  promptField,
+  promptLength,
+  requesterField,
+} from './request-fields';
 
 /** Why a request record was refused; the DLQ's `dlq-reason` header carries it. */
 export const REJECTION_REASONS = [
@@ -30,53 +38,21 @@ export class RequestRejectedError extends Error {
 export const EARLIEST_REQUESTED_AT = Date.UTC(2000, 0, 1);
 /** How far ahead of this service's clock a producer's may run. */
 export const REQUESTED_AT_LEEWAY_MS = 24 * 60 * 60 * 1000;
-/** The longest address SMTP can carry (RFC 5321: a 256-octet path less its angle brackets). */
-export const EMAIL_MAX_LENGTH = 254;
-
-// Control characters are never part of a name, an address or an id; they would reach logs,
-// search attributes, PDFs and mail headers as they are.
-const CONTROL = /\p{Cc}/u;
-// In a prompt, line breaks and tabs are text.
-const PROMPT_CONTROL = /[^\P{Cc}\t\n\r]/u;
-
-/**
- * Text as people write it: well-formed Unicode (a lone surrogate is stored and hashed as U+FFFD,
- * so two different strings would look alike), and no control characters.
- */
-const plainText = (max: number) =>
-  z
-    .string()
-    .max(max)
-    .refine((s) => s.isWellFormed(), 'must be well-formed Unicode')
-    .refine((s) => !CONTROL.test(s), 'must not contain control characters');
-const notBlank = (s: string) => s.trim().length > 0;
-
+// The fields' rules are shared with the API's body schema (request-fields.ts), so that what the
+// OpenAPI document says the API accepts is what this function accepts from either way in.
 const requestSchema = z.object({
-  idempotencyKey: z
-    .string()
-    .min(1)
-    .max(200)
-    .regex(/^[A-Za-z0-9._:@-]+$/, 'only letters, digits and . _ : @ - are allowed'),
-  prompt: z
-    .string()
-    .refine((s) => s.isWellFormed(), 'must be well-formed Unicode')
-    .refine(
-      (s) => !PROMPT_CONTROL.test(s),
-      'must not contain control characters other than line breaks and tabs',
-    ),
-  requester: z.object({
-    id: plainText(200).refine(notBlank, 'must not be blank'),
-    email: z.email().max(EMAIL_MAX_LENGTH),
-  }),
+  idempotencyKey: idempotencyKeyField,
+  prompt: promptField,
+  requester: requesterField,
   options: z
     .object({
-      model: plainText(100).refine(notBlank, 'must not be blank').nullish(),
-      maxTokens: z.number().int().min(1).max(128_000).nullish(),
-      language: plainText(35).min(2).nullish(),
+      model: optionFields.model.nullish(),
+      maxTokens: optionFields.maxTokens.nullish(),
+      language: optionFields.language.nullish(),
     })
     .nullish(),
   requestedAt: z.union([z.number(), z.date(), z.string()]).optional(),
-  correlationId: plainText(200).nullish(),
+  correlationId: correlationIdField.nullish(),
 });
 
 export type ValidRequest = Omit<ReportRequest, 'reportId'>;
@@ -99,13 +75,13 @@ export function validateRequest(
     throw new RequestRejectedError('invalid-record', detail);
   }
   const value = parsed.data;
+  // Not empty: the prompt's rule wants a character that trimming keeps.
   const prompt = value.prompt.trim();
-  if (prompt.length === 0)
-    throw new RequestRejectedError('invalid-record', 'prompt: must not be empty');
-  if (prompt.length > limits.promptMaxChars) {
+  const length = promptLength(prompt);
+  if (length > limits.promptMaxChars) {
     throw new RequestRejectedError(
       'prompt-too-large',
-      `prompt: ${prompt.length} characters, at most ${limits.promptMaxChars} are accepted`,
+      `prompt: ${length} characters, at most ${limits.promptMaxChars} are accepted`,
     );
   }
   const options = {
