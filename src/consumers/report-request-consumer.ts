@@ -228,27 +228,40 @@ export class ReportRequestConsumer {
       return start;
     };
 
-    await Promise.all(
-      messages.map(async (message, index) => {
+    // Refused records, conflicts included, go to the DLQ together, while the rest start.
+    const refused: { index: number; error: RequestRejectedError }[] = [];
+    admitted.forEach((item, index) => {
+      if (item instanceof RequestRejectedError) {
+        refused.push({ index, error: item });
+      } else if (verdicts.get(index)?.outcome === 'conflict') {
+        this.stats.conflicts += 1;
+        this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'conflict' });
+        const conflict = new RequestRejectedError(
+          'idempotency-key-conflict',
+          `idempotency key ${item.request.idempotencyKey} was first used for a different request`,
+        );
+        refused.push({ index, error: conflict });
+      }
+    });
+    const refusedIndexes = new Set(refused.map((r) => r.index));
+
+    await Promise.all([
+      this.reject(
+        topic,
+        partition,
+        refused.map(({ index, error }) => ({ message: messages[index]!, error })),
+        heartbeat,
+        (i) => acknowledge(refused[i]!.index),
+      ),
+      ...messages.map(async (message, index) => {
+        if (refusedIndexes.has(index)) return;
         const where = { topic, partition, offset: message.offset };
-        const item = admitted[index]!;
-        const verdict = verdicts.get(index);
-        if (item instanceof RequestRejectedError || !verdict) {
-          await this.reject(where, message, item as RequestRejectedError, heartbeat);
-          return acknowledge(index);
-        }
-        const { request } = item;
+        const { request } = admitted[index] as Exclude<
+          (typeof admitted)[number],
+          RequestRejectedError
+        >;
+        const verdict = verdicts.get(index)!;
         const ids = idsOf(request);
-        if (verdict.outcome === 'conflict') {
-          this.stats.conflicts += 1;
-          this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'conflict' });
-          const conflict = new RequestRejectedError(
-            'idempotency-key-conflict',
-            `idempotency key ${request.idempotencyKey} was first used for a different request`,
-          );
-          await this.reject(where, message, conflict, heartbeat);
-          return acknowledge(index);
-        }
         // A copy of a request whose start Temporal acknowledged needs nothing more. Any other
         // copy is started too: the first may have been recorded and then lost to a crash before
         // its start; the start policy makes a second start return the first.
@@ -269,7 +282,7 @@ export class ReportRequestConsumer {
         );
         acknowledge(index);
       }),
-    );
+    ]);
     // Only saves later copies a round trip to Temporal, so a failure here costs nothing.
     await this.deps.inbox.markStarted(started).catch((error: unknown) => {
       this.deps.logger.warn({ error: String(error) }, 'could not note acknowledged starts');
@@ -291,23 +304,40 @@ export class ReportRequestConsumer {
     }
   }
 
+  /**
+   * Dead-letters a slice's refused records in offset order, many to a produce request: the
+   * producer sends one request at a time, so a letter each made a flood of bad records crawl.
+   * `sent(i)` is told as each is acknowledged by Kafka.
+   */
   private async reject(
-    where: { topic: string; partition: number; offset: string },
-    message: KafkaMessage,
-    error: RequestRejectedError,
+    topic: string,
+    partition: number,
+    refused: { message: KafkaMessage; error: RequestRejectedError }[],
     heartbeat: () => Promise<void>,
+    sent: (i: number) => void,
   ): Promise<void> {
-    await this.withRetry('dlq', heartbeat, () =>
-      this.deadLetter(where.topic, where.partition, message, error),
-    );
-    this.stats.deadLettered[error.reason] = (this.stats.deadLettered[error.reason] ?? 0) + 1;
-    this.deps.metrics?.service.requestsDeadLettered.inc({ reason: error.reason });
-    if (error.reason !== 'idempotency-key-conflict')
-      this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'dead_lettered' });
-    this.deps.logger.warn(
-      { ...where, reason: error.reason, error: error.message },
-      'request dead-lettered',
-    );
+    for (const chunk of chunksOf(refused, ({ message }) => sizeOf(message), DLQ_SEND_BYTES)) {
+      // Retried a chunk at a time, so that a retry sends again only what may not have arrived.
+      await this.withRetry('dlq', heartbeat, () =>
+        this.deadLetter(
+          topic,
+          partition,
+          chunk.map((i) => refused[i]!),
+        ),
+      );
+      for (const i of chunk) {
+        const { message, error } = refused[i]!;
+        this.stats.deadLettered[error.reason] = (this.stats.deadLettered[error.reason] ?? 0) + 1;
+        this.deps.metrics?.service.requestsDeadLettered.inc({ reason: error.reason });
+        if (error.reason !== 'idempotency-key-conflict')
+          this.deps.metrics?.service.requestsConsumed.inc({ outcome: 'dead_lettered' });
+        this.deps.logger.warn(
+          { topic, partition, offset: message.offset, reason: error.reason, error: error.message },
+          'request dead-lettered',
+        );
+        sent(i);
+      }
+    }
   }
 
   /**
@@ -424,39 +454,36 @@ export class ReportRequestConsumer {
   }
 
   /**
-   * Sends the dead letter: the original key and bytes, with headers saying why and where from.
-   * The DLQ has the request topic's size limit, so a record that only just fitted there does
-   * not fit once headers are added, and refusing it for ever would stall the partition: it is
-   * sent again with the fewest headers that say why, and failing that without its key and
-   * bytes, which stay at the source offset the headers name.
+   * Sends dead letters, several in one request: the original key and bytes, with headers
+   * saying why and where from. The DLQ has the request topic's size limit, so a record that
+   * only just fitted there does not fit once headers are added, and refusing it for ever would
+   * stall the partition: it is sent again with the fewest headers that say why, and failing
+   * that without its key and bytes, which stay at the source offset the headers name.
    */
   private async deadLetter(
     topic: string,
     partition: number,
-    message: KafkaMessage,
-    error: RequestRejectedError,
+    refused: { message: KafkaMessage; error: RequestRejectedError }[],
   ): Promise<void> {
-    const why: IHeaders = {
-      'dlq-reason': error.reason,
-      'dlq-error-class': error.name,
-      'dlq-source-topic': topic,
-      'dlq-source-partition': String(partition),
-      'dlq-source-offset': message.offset,
-    };
+    if (refused.length > 1) {
+      try {
+        await this.producer!.send({
+          topic: this.deps.config.TOPIC_REPORTS_REQUESTED_DLQ,
+          acks: -1,
+          messages: refused.map(({ message, error }) => whole(topic, partition, message, error)),
+        });
+        return;
+      } catch (sendError: unknown) {
+        // A DLQ whose limit is below a chunk's size: one at a time, each as it fits.
+        if (!isTooLarge(sendError)) throw sendError;
+      }
+      for (const one of refused) await this.deadLetter(topic, partition, [one]);
+      return;
+    }
+    const { message, error } = refused[0]!;
+    const why = headersWhy(topic, partition, message, error);
     const letters: { shape: string; message: Message }[] = [
-      {
-        shape: 'whole',
-        message: {
-          key: message.key,
-          value: message.value,
-          headers: {
-            ...(message.headers ?? {}),
-            ...why,
-            'dlq-error-message': error.message.slice(0, 2000),
-            'dlq-source-timestamp': message.timestamp,
-          },
-        },
-      },
+      { shape: 'whole', message: whole(topic, partition, message, error) },
       {
         shape: 'fewer headers',
         message: {
@@ -525,6 +552,71 @@ export class ReportRequestConsumer {
       }
     }
   }
+}
+
+/** How much dead letters a produce request carries at most; one bigger than this goes alone. */
+const DLQ_SEND_BYTES = 256 * 1024;
+
+/** The headers that say why a record was refused and where it came from. */
+function headersWhy(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  error: RequestRejectedError,
+): IHeaders {
+  return {
+    'dlq-reason': error.reason,
+    'dlq-error-class': error.name,
+    'dlq-source-topic': topic,
+    'dlq-source-partition': String(partition),
+    'dlq-source-offset': message.offset,
+  };
+}
+
+/** A dead letter as it should be: the record as it came, and every header. */
+function whole(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  error: RequestRejectedError,
+): Message {
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...(message.headers ?? {}),
+      ...headersWhy(topic, partition, message, error),
+      'dlq-error-message': error.message.slice(0, 2000),
+      'dlq-source-timestamp': message.timestamp,
+    },
+  };
+}
+
+/** A record's bytes, near enough: key, value, its headers, and room for the DLQ's own. */
+function sizeOf(message: KafkaMessage): number {
+  let size = (message.key?.length ?? 0) + (message.value?.length ?? 0) + 2_500;
+  for (const [name, value] of Object.entries(message.headers ?? {}))
+    size += name.length + String(value ?? '').length;
+  return size;
+}
+
+/** Indexes of `items` in order, in runs whose sizes add up to at most `limit` (or one item). */
+function chunksOf<T>(items: T[], size: (item: T) => number, limit: number): number[][] {
+  const chunks: number[][] = [];
+  let current: number[] = [];
+  let total = 0;
+  items.forEach((item, i) => {
+    const n = size(item);
+    if (current.length > 0 && total + n > limit) {
+      chunks.push(current);
+      current = [];
+      total = 0;
+    }
+    current.push(i);
+    total += n;
+  });
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 /** The broker refused a record for its size: sending the same again can never succeed. */
