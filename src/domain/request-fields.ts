@@ -23,8 +23,10 @@ export const KEPT_BY_TRIM =
  * PDFs and mail headers as they are). Code point ranges, so that JavaScript and Python read the
  * pattern alike.
  */
+// eslint-disable-next-line no-control-regex -- naming the control characters is the point
 export const PLAIN_TEXT = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 /** The same, but a prompt may have line breaks and tabs. */
+// eslint-disable-next-line no-control-regex -- as above
 export const PROMPT_TEXT = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$/;
 
 /**
