@@ -72,7 +72,7 @@ interface Draft {
 /** An item makes one record, or several that share an idempotency key, in the order given. */
 type Item = (keyPrefix: string) => Draft[];
 
-const CONTROL_CHARS = [
+export const CONTROL_CHARS = [
   '\u0000',
   '\u0001',
   '\u0007',
@@ -86,7 +86,7 @@ const CONTROL_CHARS = [
   '\u0085',
   '\u009f',
 ] as const;
-const LINE_CHARS = ['\n', '\r', '\t'] as const;
+export const LINE_CHARS = ['\n', '\r', '\t'] as const;
 
 const deadLetter = (...reasons: RejectionReason[]): Expectation => ({
   outcome: 'dead-letter',
@@ -103,7 +103,7 @@ const text = (maxGraphemes: number, maxLength: number): fc.Arbitrary<string> =>
     .map(([first, rest]) => first + rest.replace(/\p{Cc}/gu, ' '))
     .filter((s) => s.length <= maxLength && s.isWellFormed());
 
-const insertAt = (s: string, position: number, inserted: string): string => {
+export const insertAt = (s: string, position: number, inserted: string): string => {
   const at = position % (s.length + 1);
   return s.slice(0, at) + inserted + s.slice(at);
 };
@@ -112,7 +112,10 @@ const insertAt = (s: string, position: number, inserted: string): string => {
 const asciiOfLength = (length: number, seed: string): string =>
   length <= 0 ? '' : seed.repeat(Math.ceil(length / seed.length)).slice(0, length - 1) + 'z';
 
-function validFields(ctx: FuzzContext): fc.Arbitrary<Omit<RequestFields, 'idempotencyKey'>> {
+/** The fields of a request the service must accept (in Avro's shape: absent options are null). */
+export function validFields(
+  ctx: Pick<FuzzContext, 'promptMaxChars' | 'now'>,
+): fc.Arbitrary<Omit<RequestFields, 'idempotencyKey'>> {
   const shortPrompt = fc
     .tuple(
       fc.constantFrom('', ' ', '\n', '\t ', '  \r\n'),
