@@ -84,16 +84,21 @@ describe('fuzzed bodies for POST /api/workflows/generate-report', () => {
   });
 
   /**
-   * A valid body in the API's shape (no nulls, no time of request). Its prompt ends in a number
-   * no other body has, so that a body is new to the inbox whatever ran before.
+   * A valid body in the API's shape (no nulls, no time of request). Its requester id ends in a
+   * number no other body has, so that the body (and the key derived from it) is new to the
+   * inbox whatever ran before, even when a case replaces its prompt.
    */
   const validBody = () =>
     validFields({ promptMaxChars: 1000, now: Date.now() }).map((f) => (): Json => {
       const options = Object.fromEntries(Object.entries(f.options).filter(([, v]) => v !== null));
       return {
-        prompt: `${f.prompt.trim().slice(0, 900)} [${runId}-${++counter}]`,
-        requester: f.requester,
-        ...(Object.keys(options).length > 0 || f.options.model !== null ? { options } : {}),
+        prompt: f.prompt,
+        // Cut by code points, never inside a surrogate pair, to stay within 200.
+        requester: {
+          ...f.requester,
+          id: `${[...f.requester.id].slice(0, 80).join('')} ${runId}-${++counter}`,
+        },
+        ...(Object.keys(options).length > 0 ? { options } : {}),
         ...(f.correlationId === null ? {} : { correlationId: f.correlationId }),
       };
     });
@@ -524,6 +529,9 @@ describe('fuzzed bodies for POST /api/workflows/generate-report', () => {
           assert.equal(started.workflowId, workflowIdFor(started.idempotencyKey), said);
           if (c.idempotencyKey !== undefined)
             assert.equal(started.idempotencyKey, c.idempotencyKey, said);
+          // Every generated body is new, so it is started now, not found.
+          assert.equal(status, 202, said);
+          assert.equal(started.created, true, said);
           await api.client.workflow.getHandle(started.workflowId).describe();
         } else {
           assert.ok(status >= 400, said);
