@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { RejectionReason } from '../../src/domain/request-validation';
+import {
+  EARLIEST_REQUESTED_AT,
+  REQUESTED_AT_LEEWAY_MS,
+  type RejectionReason,
+} from '../../src/domain/request-validation';
 import {
   confluentFrame,
   encodeRequestBody,
@@ -46,8 +50,6 @@ export interface FuzzContext {
   };
 }
 
-/** The earliest request time the service accepts (mirrors src/domain/request-validation.ts). */
-const EARLIEST_REQUESTED_AT = Date.UTC(2000, 0, 1);
 const DAY_MS = 24 * 60 * 60 * 1000;
 /**
  * The largest value a one-record batch can carry under Kafka's default limit (message.max.bytes,
@@ -304,7 +306,7 @@ function invalidValue(ctx: FuzzContext): fc.Arbitrary<Item> {
       .integer({ min: -8_640_000_000_000_000, max: EARLIEST_REQUESTED_AT - 1 })
       .map((t) => ['requestedAt-before-2000', (r) => void (r.requestedAt = t)]),
     fc
-      .integer({ min: 2 * DAY_MS, max: 1000 * 365 * DAY_MS })
+      .integer({ min: REQUESTED_AT_LEEWAY_MS + DAY_MS, max: 1000 * 365 * DAY_MS })
       .map((ahead) => ['requestedAt-in-the-future', (r) => void (r.requestedAt = ctx.now + ahead)]),
     fc
       .tuple(anyControl, pos)
