@@ -76,7 +76,7 @@ export interface ConsumerStats {
 /**
  * Reads report requests and turns each into exactly one workflow. A partition's fetched batch
  * is taken in slices of KAFKA_CONSUMER_MAX_IN_FLIGHT records: one inbox round trip for the
- * slice, then its starts in parallel. Offsets move only up to the highest record below which
+ * slice, then its starts in parallel, beside its dead letters in a request or few. Offsets move only up to the highest record below which
  * every start (or "already started") is acknowledged or every record dead-lettered, so a crash
  * re-reads rather than loses. Outages of PostgreSQL, Temporal or the registry hold the
  * partition and retry with backoff; nothing is skipped. At most KAFKA_CONSUMER_CONCURRENCY
