@@ -356,6 +356,32 @@ describe('re-driving the DLQ after a fix', () => {
     );
     await k.waitCompleted(reportIdFor(request.idempotencyKey));
     assert.equal(dlq().length, 2, 'the invalid one was left where it was');
+
+    // A dead letter stored without its bytes (too large for the DLQ) is not re-sent as an
+    // empty record: it is listed with where its original is.
+    await k.producer.send({
+      topic: k.config.TOPIC_REPORTS_REQUESTED_DLQ,
+      messages: [
+        {
+          key: null,
+          value: null,
+          headers: {
+            'dlq-reason': 'prompt-too-large',
+            'dlq-value-omitted': '1048000 bytes, key 40 bytes',
+            'dlq-source-topic': k.config.TOPIC_REPORTS_REQUESTED,
+            'dlq-source-partition': '0',
+            'dlq-source-offset': '7',
+          },
+        },
+      ],
+    });
+    const again = await redriveDlq(k.config, { reason: 'prompt-too-large' });
+    assert.equal(again.scanned, 3);
+    assert.equal(again.republished.length, 1, 'only the one with its bytes');
+    assert.deepEqual(
+      again.withoutBytes.map((r) => [r.reason, r.source]),
+      [['prompt-too-large', `${k.config.TOPIC_REPORTS_REQUESTED}/0/7`]],
+    );
   });
 });
 

@@ -15,6 +15,11 @@ export interface RedriveSelection {
 export interface RedriveReport {
   scanned: number;
   republished: { partition: number; offset: string; reason: string; key: string | null }[];
+  /**
+   * Chosen, but stored without their bytes (`dlq-value-omitted`: too large for the DLQ). They
+   * are left alone; the original is where `source` says, to re-drive by hand.
+   */
+  withoutBytes: { partition: number; offset: string; reason: string; source: string }[];
 }
 
 /**
@@ -41,7 +46,7 @@ export async function redriveDlq(
   );
   await admin.disconnect();
 
-  const report: RedriveReport = { scanned: 0, republished: [] };
+  const report: RedriveReport = { scanned: 0, republished: [], withoutBytes: [] };
   const pending = [...ends].filter(([, high]) => high > 0n).map(([partition]) => partition);
   if (pending.length === 0) return report;
 
@@ -70,7 +75,16 @@ export async function redriveDlq(
             const end = ends.get(partition);
             if (end === undefined || BigInt(message.offset) >= end) return;
             report.scanned += 1;
-            if (select(partition, message)) {
+            const omitted = message.headers?.['dlq-value-omitted'] !== undefined;
+            if (select(partition, message) && omitted) {
+              const header = (name: string) => message.headers?.[name]?.toString() ?? '?';
+              report.withoutBytes.push({
+                partition,
+                offset: message.offset,
+                reason: header('dlq-reason'),
+                source: `${header('dlq-source-topic')}/${header('dlq-source-partition')}/${header('dlq-source-offset')}`,
+              });
+            } else if (select(partition, message)) {
               const reason = message.headers?.['dlq-reason']?.toString() ?? '';
               if (!selection.dryRun) {
                 await producer.send({
@@ -139,6 +153,10 @@ if (require.main === module) {
       process.stdout.write(
         `scanned ${report.scanned} dead letters, ${selection.dryRun ? 'selected' : 'republished'} ${report.republished.length}\n`,
       );
+      for (const r of report.withoutBytes)
+        process.stdout.write(
+          `left partition ${r.partition} offset ${r.offset} (${r.reason}): stored without its bytes; the original is at ${r.source}\n`,
+        );
     })
     .catch((error: unknown) => {
       process.stderr.write(
