@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { workflowIdFor } from '../../src/domain/ids';
 import { isKnownKey } from '../../src/http/app';
-import { createApiHarness, type ApiHarness } from '../support/api-harness';
+import { createApiHarness, type ApiHarness, type ApiErrorBody } from '../support/api-harness';
 import { uniqueName } from '../support/stack-env';
 
 const KEY_A = 'limits-key-a-0123456789abcdef';
 const KEY_B = 'limits-key-b-0123456789abcdef';
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-type ErrorBody = { error: { code: string; message: string; details?: unknown } };
 
 describe('undeclared methods', () => {
   let api: ApiHarness;
@@ -24,7 +22,7 @@ describe('undeclared methods', () => {
       const response = await api.call(status, { method });
       assert.equal(response.status, 405, method);
       assert.equal(response.headers.get('allow'), 'GET, HEAD', method);
-      assert.equal(((await response.json()) as ErrorBody).error.code, 'METHOD_NOT_ALLOWED');
+      assert.equal(((await response.json()) as ApiErrorBody).error.code, 'METHOD_NOT_ALLOWED');
     }
     const start = await api.call('/api/workflows/generate-report');
     assert.equal(start.status, 405);
@@ -33,7 +31,7 @@ describe('undeclared methods', () => {
 
     const nowhere = await api.call('/api/nothing-here', { method: 'DELETE' });
     assert.equal(nowhere.status, 404);
-    assert.equal(((await nowhere.json()) as ErrorBody).error.code, 'NOT_FOUND');
+    assert.equal(((await nowhere.json()) as ApiErrorBody).error.code, 'NOT_FOUND');
   });
 
   it('answer 405, not 500, to a QUERY without a Content-Type (refused before routing)', async () => {
@@ -80,7 +78,7 @@ describe('rate limit per API key', () => {
     assert.equal(limited.status, 429);
     const retryAfter = Number(limited.headers.get('retry-after'));
     assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After: ${retryAfter}`);
-    const body = (await limited.json()) as ErrorBody;
+    const body = (await limited.json()) as ApiErrorBody;
     assert.equal(body.error.code, 'RATE_LIMITED');
     assert.match(body.error.message, /5 requests in a minute/);
 
@@ -130,7 +128,7 @@ describe('event streams per client', () => {
       const third = await api.call(events, { headers: bearer(KEY_A) });
       assert.equal(third.status, 429);
       assert.ok(Number(third.headers.get('retry-after')) > 0);
-      assert.equal(((await third.json()) as ErrorBody).error.code, 'TOO_MANY_STREAMS');
+      assert.equal(((await third.json()) as ApiErrorBody).error.code, 'TOO_MANY_STREAMS');
 
       const abort = new AbortController();
       open.push(abort);

@@ -4,13 +4,14 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
 import { InboxEntry } from '../../src/entities/inbox-entry';
 import { pdfText } from '../support/report-assertions';
-import { createApiHarness, waitForEnd, type ApiHarness } from '../support/api-harness';
+import {
+  createApiHarness,
+  waitForEnd,
+  type ApiHarness,
+  type ApiErrorBody,
+} from '../support/api-harness';
 import { uniqueName } from '../support/stack-env';
 
-interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-  requestId: string;
-}
 interface Started {
   workflowId: string;
   reportId: string;
@@ -149,7 +150,7 @@ describe('HTTP API over the real stack', () => {
       json: { ...request, prompt: 'Something else entirely' },
     });
     assert.equal(conflict.status, 409);
-    assert.equal(((await conflict.json()) as ErrorBody).error.code, 'IDEMPOTENCY_KEY_CONFLICT');
+    assert.equal(((await conflict.json()) as ApiErrorBody).error.code, 'IDEMPOTENCY_KEY_CONFLICT');
     const after = await api.call('/api/workflows/generate-report', {
       method: 'POST',
       headers: { 'idempotency-key': key },
@@ -272,7 +273,7 @@ describe('HTTP API over the real stack', () => {
       const response = await c.send(key);
       assert.equal(response.status, c.status, c.name);
       assert.match(response.headers.get('content-type') ?? '', /^application\/json/, c.name);
-      const error = (await response.json()) as ErrorBody;
+      const error = (await response.json()) as ApiErrorBody;
       assert.equal(error.error.code, c.code, c.name);
       if (c.message) assert.match(error.error.message, c.message, c.name);
       assert.equal(error.requestId, response.headers.get('x-request-id'), c.name);
@@ -285,7 +286,7 @@ describe('HTTP API over the real stack', () => {
       json: body(),
     });
     assert.equal(badKey.status, 400);
-    assert.equal(((await badKey.json()) as ErrorBody).error.code, 'VALIDATION_FAILED');
+    assert.equal(((await badKey.json()) as ApiErrorBody).error.code, 'VALIDATION_FAILED');
   });
 
   it('answers unknown and malformed ids and routes with a clear 4xx', async () => {
@@ -305,7 +306,7 @@ describe('HTTP API over the real stack', () => {
     for (const [method, path, status, code] of expectations) {
       const response = await api.call(path, { method });
       assert.equal(response.status, status, `${method} ${path}`);
-      assert.equal(((await response.json()) as ErrorBody).error.code, code, `${method} ${path}`);
+      assert.equal(((await response.json()) as ApiErrorBody).error.code, code, `${method} ${path}`);
     }
   });
 
@@ -329,7 +330,7 @@ describe('HTTP API over the real stack', () => {
     const early = await api.call(started.links.result);
     assert.equal(early.status, 409);
     assert.equal(early.headers.get('retry-after'), '2');
-    assert.equal(((await early.json()) as ErrorBody).error.code, 'REPORT_NOT_READY');
+    assert.equal(((await early.json()) as ApiErrorBody).error.code, 'REPORT_NOT_READY');
 
     const running = (await (await api.call(started.links.status)).json()) as {
       status: string;
@@ -357,7 +358,7 @@ describe('HTTP API over the real stack', () => {
 
     const again = await api.call(started.links.cancel, { method: 'POST' });
     assert.equal(again.status, 409);
-    const ended = (await again.json()) as ErrorBody;
+    const ended = (await again.json()) as ApiErrorBody;
     assert.equal(ended.error.code, 'REPORT_ALREADY_ENDED');
     assert.deepEqual(
       ended.error.details,

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
 import { workflowIdFor } from '../../src/domain/ids';
-import { createApiHarness, type ApiHarness } from '../support/api-harness';
+import { createApiHarness, type ApiHarness, type ApiErrorBody } from '../support/api-harness';
 import { CONTROL_CHARS, LINE_CHARS, insertAt, validFields } from '../support/request-fuzz';
 import { uniqueName } from '../support/stack-env';
 
@@ -30,10 +30,6 @@ interface Case {
 
 type Json = Record<string, unknown>;
 
-interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-  requestId: string;
-}
 interface Started {
   workflowId: string;
   reportId: string;
@@ -41,8 +37,8 @@ interface Started {
   created: boolean;
 }
 
-function isErrorBody(body: unknown): body is ErrorBody {
-  const b = body as Partial<ErrorBody> | null;
+function isErrorBody(body: unknown): body is ApiErrorBody {
+  const b = body as Partial<ApiErrorBody> | null;
   return (
     typeof b === 'object' &&
     b !== null &&

@@ -18,6 +18,12 @@ export interface RunningApi {
 
 export type ApiHarness = ReportHarness & RunningApi;
 
+/** Every error answer of the API: a stable code, a message for people, and the request id. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: unknown };
+  requestId: string;
+}
+
 export interface ApiOptions {
   apiKeys?: string[];
   bodyLimitBytes?: number;

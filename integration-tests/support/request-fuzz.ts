@@ -6,6 +6,7 @@ import {
   type RejectionReason,
 } from '../../src/domain/request-validation';
 import {
+  AvroWriter,
   confluentFrame,
   encodeRequestBody,
   type RequestFields,
@@ -496,16 +497,7 @@ function brokenAvro(ctx: FuzzContext): fc.Arbitrary<Item> {
   const unsafeLong = fc
     .bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1n })
     .chain((n) => fc.constantFrom(n, -n))
-    .map((n) => {
-      let zigzag = BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
-      const bytes: number[] = [];
-      while (zigzag >= 0x80n) {
-        bytes.push(Number((zigzag & 0x7fn) | 0x80n));
-        zigzag >>= 7n;
-      }
-      bytes.push(Number(zigzag));
-      return Buffer.from(bytes);
-    });
+    .map((n) => new AvroWriter().long(n).toBuffer());
   const broken = fc.oneof(
     fc.record({ fields: base, cut: fc.nat() }).map(({ fields, cut }) => {
       const whole = frame(ctx, fields);
@@ -579,18 +571,7 @@ function intOutOfRange(ctx: FuzzContext): fc.Arbitrary<Item> {
         idempotencyKey: `${prefix}.int`,
         options: { ...fields.options, maxTokens: 1 },
       };
-      const bytes = Buffer.from(
-        (() => {
-          const out: number[] = [];
-          let z = BigInt(n) << 1n;
-          while (z >= 0x80n) {
-            out.push(Number((z & 0x7fn) | 0x80n));
-            z >>= 7n;
-          }
-          out.push(Number(z));
-          return out;
-        })(),
-      );
+      const bytes = new AvroWriter().long(n).toBuffer();
       return [
         {
           kind: 'int-out-of-range',
