@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { eventIdFor, reportIdFor, uuidV5, workflowIdFor } from './ids';
+import {
+  eventIdFor,
+  keyOfUnkeyedRequest,
+  reportIdFor,
+  reportIdsFor,
+  reportIdsOfWorkflow,
+  uuidV5,
+  workflowIdFor,
+} from './ids';
 
 describe('ids', () => {
   it('computes RFC 4122 version 5 UUIDs (DNS namespace test vector)', () => {
@@ -22,5 +30,22 @@ describe('ids', () => {
       eventIdFor('report-a', 'run-1', 'ReportCompleted'),
       eventIdFor('report-a', 'run-1', 'ReportFailed'),
     );
+  });
+
+  it('reads a workflow id back into the ids its key gives, and nothing else', () => {
+    const ids = reportIdsFor('order-1');
+    assert.deepEqual(ids, {
+      idempotencyKey: 'order-1',
+      workflowId: 'report-order-1',
+      reportId: reportIdFor('order-1'),
+    });
+    assert.deepEqual(reportIdsOfWorkflow(ids.workflowId), ids);
+    assert.deepEqual(reportIdsOfWorkflow('report-report-x'), reportIdsFor('report-x'));
+    assert.equal(reportIdsOfWorkflow('order-1'), undefined);
+    assert.equal(reportIdsOfWorkflow('report-'), undefined);
+  });
+
+  it('keys a request without a key by its body', () => {
+    assert.equal(keyOfUnkeyedRequest('ab'.repeat(32)), `http-${'ab'.repeat(20)}`);
   });
 });
