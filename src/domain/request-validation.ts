@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { keyOfUnkeyedRequest } from './ids';
 import type { ReportRequest } from './report';
 import {
   correlationIdField,
@@ -41,7 +42,7 @@ export const REQUESTED_AT_LEEWAY_MS = 24 * 60 * 60 * 1000;
 // The fields' rules are shared with the API's body schema (request-fields.ts), so that what the
 // OpenAPI document says the API accepts is what this function accepts from either way in.
 const requestSchema = z.object({
-  idempotencyKey: idempotencyKeyField,
+  idempotencyKey: idempotencyKeyField.optional(),
   prompt: promptField,
   requester: requesterField,
   options: z
@@ -60,7 +61,8 @@ export type ValidRequest = Omit<ReportRequest, 'reportId'>;
 /**
  * Checks a decoded request (from Kafka or HTTP) and normalises it. The payload hash covers what
  * the report is made from (prompt, requester, options), so a re-sent request with a new
- * timestamp is still the same request.
+ * timestamp is still the same request. An API call may come without a key: it is keyed by that
+ * hash, so sending the same body again finds the same report. A Kafka record must carry one.
  */
 export function validateRequest(
   input: unknown,
@@ -91,8 +93,13 @@ export function validateRequest(
   };
   const now = limits.now ?? Date.now();
   const requestedAt = requestedAtOf(value.requestedAt, now);
+  const payloadHash = payloadHashOf(prompt, value.requester, options);
+  const idempotencyKey =
+    value.idempotencyKey ?? (source === 'http' ? keyOfUnkeyedRequest(payloadHash) : undefined);
+  if (idempotencyKey === undefined)
+    throw new RequestRejectedError('invalid-record', 'idempotencyKey: a key is required');
   const request: ValidRequest = {
-    idempotencyKey: value.idempotencyKey,
+    idempotencyKey,
     prompt,
     requester: { id: value.requester.id, email: value.requester.email },
     options,
@@ -100,19 +107,26 @@ export function validateRequest(
     ...(value.correlationId ? { correlationId: value.correlationId } : {}),
     source,
   };
-  const payloadHash = createHash('sha256')
+  return { request, payloadHash };
+}
+
+function payloadHashOf(
+  prompt: string,
+  requester: { id: string; email: string },
+  options: ReportRequest['options'],
+): string {
+  return createHash('sha256')
     .update(
       JSON.stringify([
         prompt,
-        request.requester.id,
-        request.requester.email,
+        requester.id,
+        requester.email,
         options.model ?? null,
         options.maxTokens ?? null,
         options.language ?? null,
       ]),
     )
     .digest('hex');
-  return { request, payloadHash };
 }
 
 /**

@@ -22,8 +22,10 @@ import { Histogram, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
 import { createServiceMetrics } from '../observability/metrics';
+import { Intake } from '../intake/intake';
 import type { Inbox } from '../storage/inbox';
 import type { ReportFileStore } from '../storage/report-file-store';
+import { startReport } from '../temporal/start-report';
 import { ApiError, handleError } from './errors';
 import { openApiOptions } from './openapi';
 import { pageRoutes } from './page';
@@ -37,7 +39,7 @@ import { UnmatchedRequests } from './unmatched-requests';
 export interface ApiDeps {
   temporal: Client;
   dataSource: DataSource;
-  inbox: Inbox;
+  inbox: Pick<Inbox, 'recordAll' | 'markStarted'>;
   files: ReportFileStore;
   reader: ReportReader;
   metrics: Registry;
@@ -147,8 +149,15 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   const streams = new OpenStreams(deps.config.HTTP_EVENT_STREAMS_PER_CLIENT);
   // Before the server waits for open connections: event streams would hold it for minutes.
   app.addHook('preClose', async () => streams.closeAll());
+  const intake = new Intake({
+    inbox: deps.inbox,
+    startReport: (request) => startReport(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, request),
+    promptMaxChars: deps.config.PROMPT_MAX_CHARS,
+    logger: deps.logger,
+    metrics: service,
+  });
   await app.register(
-    workflowRoutes(deps, service, streams, (request) => clientOf(request, deps.config.API_KEYS)),
+    workflowRoutes(deps, intake, streams, (request) => clientOf(request, deps.config.API_KEYS)),
   );
   await app.register(reportRoutes(deps));
   await app.register(pageRoutes());

@@ -4,7 +4,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { reportIdFor, workflowIdFor } from '../domain/ids';
+import { reportIdsFor } from '../domain/ids';
 import type { ReportRequest } from '../domain/report';
 import type { GenerateReportWorkflow } from '../workflows/generate-report-workflow';
 import { idempotencyKeyKey, requesterIdKey } from '../workflows/search-attributes';
@@ -24,8 +24,7 @@ export async function startReport(
   taskQueue: string,
   request: Omit<ReportRequest, 'reportId'>,
 ): Promise<StartedReport> {
-  const workflowId = workflowIdFor(request.idempotencyKey);
-  const reportId = reportIdFor(request.idempotencyKey);
+  const { workflowId, reportId } = reportIdsFor(request.idempotencyKey);
   try {
     const handle = await client.workflow.start<typeof GenerateReportWorkflow>(
       'GenerateReportWorkflow',

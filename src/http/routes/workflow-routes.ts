@@ -1,11 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RequestRejectedError, validateRequest } from '../../domain/request-validation';
-import { reportIdFor, workflowIdFor } from '../../domain/ids';
-import { startReport } from '../../temporal/start-report';
+import type { ReportIds } from '../../domain/ids';
+import type { RequestRejectedError } from '../../domain/request-validation';
 import { cancelSignal } from '../../workflows/generate-report-workflow';
-import type { ServiceMetrics } from '../../observability/metrics';
+import type { Intake } from '../../intake/intake';
 import type { ApiDeps } from '../app';
 import { ApiError, errorResponses } from '../errors';
 import { streamProgress, type OpenStreams } from '../progress-stream';
@@ -24,7 +23,7 @@ import {
 export const workflowRoutes =
   (
     deps: ApiDeps,
-    metrics: ServiceMetrics,
+    intake: Intake,
     streams: OpenStreams,
     clientOf: (request: FastifyRequest) => string,
   ): FastifyPluginAsyncZod =>
@@ -48,57 +47,24 @@ export const workflowRoutes =
         },
       },
       async (request, reply) => {
-        const headerKey = request.headers['idempotency-key'];
-        let validated: ReturnType<typeof validateRequest>;
-        try {
-          validated = validateRequest(
-            { ...request.body, idempotencyKey: headerKey ?? 'derived' },
-            { promptMaxChars: deps.config.PROMPT_MAX_CHARS },
-            'http',
-          );
-        } catch (error: unknown) {
-          if (error instanceof RequestRejectedError) {
-            throw error.reason === 'prompt-too-large'
-              ? new ApiError(422, 'PROMPT_TOO_LARGE', error.message)
-              : new ApiError(400, 'VALIDATION_FAILED', error.message);
-          }
-          throw error;
-        }
-        const { payloadHash } = validated;
-        // Without a key the body is the key: resending the same request finds the same report.
-        const idempotencyKey = headerKey ?? `http-${payloadHash.slice(0, 40)}`;
-        const report = { ...validated.request, idempotencyKey };
-        const ids = {
-          idempotencyKey,
-          workflowId: workflowIdFor(idempotencyKey),
-          reportId: reportIdFor(idempotencyKey),
-        };
+        const { admissions } = await intake.admit(
+          [{ ...request.body, idempotencyKey: request.headers['idempotency-key'] }],
+          'http',
+          (dependency, operation) =>
+            operation().catch((error: unknown) => {
+              throw unavailable(dependency, error);
+            }),
+        );
+        const admission = admissions[0]!;
+        if (admission.outcome === 'refused') throw refusal(admission.error, admission.ids);
+        const { ids } = admission;
         request.log = request.log.child(ids);
-
-        const outcome = await deps.inbox
-          .record({ ...ids, payloadHash, source: 'http' })
-          .catch((error: unknown) => {
-            throw unavailable('PostgreSQL', error);
-          });
-        if (outcome === 'conflict') {
-          throw new ApiError(
-            409,
-            'IDEMPOTENCY_KEY_CONFLICT',
-            `idempotency key ${idempotencyKey} was first used for a different request; nothing was started`,
-            { workflowId: ids.workflowId },
-          );
-        }
-        // A duplicate is started too: the first attempt may have been recorded and then failed
-        // to reach Temporal. The start policy returns the existing workflow.
-        metrics.startsInFlight.inc({ source: 'http' });
-        await startReport(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, report)
-          .catch((error: unknown) => {
-            throw unavailable('Temporal', error);
-          })
-          .finally(() => metrics.startsInFlight.dec({ source: 'http' }));
-        const created = outcome === 'new';
-        metrics.workflowStarts.inc({ source: 'http', result: created ? 'created' : 'existing' });
-        request.log.info({ outcome }, created ? 'report started' : 'existing report returned');
+        await admission.started;
+        const created = admission.outcome === 'new';
+        request.log.info(
+          { outcome: admission.outcome },
+          created ? 'report started' : 'existing report returned',
+        );
         const links = linksFor(ids.workflowId, ids.reportId);
         return reply
           .code(created ? 202 : 200)
@@ -204,6 +170,23 @@ export const workflowRoutes =
       },
     );
   };
+
+/** The answer to a request the intake refused. */
+function refusal(error: RequestRejectedError, ids: ReportIds | undefined): ApiError {
+  switch (error.reason) {
+    case 'prompt-too-large':
+      return new ApiError(422, 'PROMPT_TOO_LARGE', error.message);
+    case 'idempotency-key-conflict':
+      return new ApiError(
+        409,
+        'IDEMPOTENCY_KEY_CONFLICT',
+        `idempotency key ${ids?.idempotencyKey} was first used for a different request; nothing was started`,
+        { workflowId: ids?.workflowId },
+      );
+    default:
+      return new ApiError(400, 'VALIDATION_FAILED', error.message);
+  }
+}
 
 function unavailable(dependency: string, cause: unknown): ApiError {
   const error = new ApiError(

@@ -1,0 +1,156 @@
+import type { Logger } from 'pino';
+import { reportIdsFor, type ReportIds } from '../domain/ids';
+import type { ReportRequest } from '../domain/report';
+import {
+  RequestRejectedError,
+  validateRequest,
+  type ValidRequest,
+} from '../domain/request-validation';
+import type { ServiceMetrics } from '../observability/metrics';
+import type { Inbox, InboxVerdict } from '../storage/inbox';
+
+/** Where requests come from: the request topic, or the API. */
+export type RequestSource = Extract<ReportRequest['source'], 'kafka' | 'http'>;
+
+/** Starts the one workflow of a request, or finds it already there (`startReport`). */
+export type StartReport = (request: ValidRequest) => Promise<unknown>;
+
+/**
+ * How the caller wants an outage of a dependency handled: the consumer holds its partition and
+ * retries, the API answers 503. Whatever it throws ends that request's admission.
+ */
+export type Attempt = <T>(
+  dependency: 'PostgreSQL' | 'Temporal',
+  operation: () => Promise<T>,
+) => Promise<T>;
+
+/** What became of one request. */
+export type Admission =
+  | {
+      /** `new` the first time its key is seen; `duplicate` for the same request again. */
+      outcome: 'new' | 'duplicate';
+      ids: ReportIds;
+      request: ValidRequest;
+      /** Settles once Temporal has acknowledged the start (or it was already acknowledged). */
+      started: Promise<void>;
+    }
+  | {
+      /** Refused for good: invalid, too large, or a key first used for another request. */
+      outcome: 'refused';
+      error: RequestRejectedError;
+      ids?: ReportIds;
+    };
+
+export interface IntakeDeps {
+  inbox: Pick<Inbox, 'recordAll' | 'markStarted'>;
+  startReport: StartReport;
+  promptMaxChars: number;
+  logger: Logger;
+  metrics?: Pick<ServiceMetrics, 'workflowStarts' | 'startsInFlight'>;
+}
+
+/**
+ * Admits report requests, from the request topic and the API alike: checks each, derives its
+ * ids, records it in the inbox (which tells a new request from a duplicate or a conflict), and
+ * starts its one workflow. A duplicate is started too unless Temporal already acknowledged the
+ * key's start: the first attempt may have been recorded and then lost before it reached
+ * Temporal, and the start policy makes a second start find the first.
+ */
+export class Intake {
+  constructor(private readonly deps: IntakeDeps) {}
+
+  /**
+   * Admits records in the order given (a slice of a partition, or one API call) with one inbox
+   * round trip. The admissions come back as soon as they are decided; each accepted one's
+   * `started` settles with its start. `settled` resolves once every start has, and the
+   * acknowledged ones are noted in the inbox; it never rejects.
+   */
+  async admit(
+    records: readonly unknown[],
+    source: RequestSource,
+    attempt: Attempt,
+  ): Promise<{ admissions: Admission[]; settled: Promise<void> }> {
+    const checked = records.map((record) => this.check(record, source));
+    const accepted = checked.flatMap((c, index) => ('error' in c ? [] : [{ ...c, index }]));
+    const verdicts = await attempt('PostgreSQL', () =>
+      this.deps.inbox.recordAll(
+        accepted.map(({ ids, payloadHash }) => ({ ...ids, payloadHash, source })),
+      ),
+    );
+    const verdictAt = new Map<number, InboxVerdict>(
+      accepted.map(({ index }, i) => [index, verdicts[i]!]),
+    );
+
+    // One start per key; later copies of a key in the same records wait for it.
+    const starts = new Map<string, Promise<void>>();
+    const acknowledged: string[] = [];
+    const startOnce = (request: ValidRequest): Promise<void> => {
+      let start = starts.get(request.idempotencyKey);
+      if (!start) {
+        start = this.start(request, source, attempt).then(() => {
+          acknowledged.push(request.idempotencyKey);
+        });
+        starts.set(request.idempotencyKey, start);
+      }
+      return start;
+    };
+
+    const admissions = checked.map((c, index): Admission => {
+      if ('error' in c) return { outcome: 'refused', error: c.error };
+      const verdict = verdictAt.get(index)!;
+      const { ids, request } = c;
+      if (verdict.outcome === 'conflict') {
+        const error = new RequestRejectedError(
+          'idempotency-key-conflict',
+          `idempotency key ${ids.idempotencyKey} was first used for a different request`,
+        );
+        return { outcome: 'refused', error, ids };
+      }
+      const needsStart = verdict.outcome === 'new' || !verdict.started;
+      const started = (needsStart ? startOnce(request) : Promise.resolve()).then(() => {
+        this.deps.metrics?.workflowStarts.inc({
+          source,
+          result: verdict.outcome === 'new' ? 'created' : 'existing',
+        });
+      });
+      return { outcome: verdict.outcome, ids, request, started };
+    });
+
+    const settled = Promise.allSettled(starts.values()).then(() =>
+      // Only saves later copies a round trip to Temporal, so a failure here costs nothing.
+      this.deps.inbox.markStarted(acknowledged).catch((error: unknown) => {
+        this.deps.logger.warn({ error: String(error) }, 'could not note acknowledged starts');
+      }),
+    );
+    return { admissions, settled };
+  }
+
+  private check(
+    record: unknown,
+    source: RequestSource,
+  ):
+    | { request: ValidRequest; payloadHash: string; ids: ReportIds }
+    | { error: RequestRejectedError } {
+    try {
+      const { request, payloadHash } = validateRequest(
+        record,
+        { promptMaxChars: this.deps.promptMaxChars },
+        source,
+      );
+      return { request, payloadHash, ids: reportIdsFor(request.idempotencyKey) };
+    } catch (error: unknown) {
+      if (error instanceof RequestRejectedError) return { error };
+      throw error;
+    }
+  }
+
+  private async start(request: ValidRequest, source: RequestSource, attempt: Attempt) {
+    const metrics = this.deps.metrics;
+    metrics?.startsInFlight.inc({ source });
+    try {
+      await attempt('Temporal', () => this.deps.startReport(request));
+    } finally {
+      metrics?.startsInFlight.dec({ source });
+    }
+  }
+}
