@@ -1,0 +1,60 @@
+import type { Stage, TokenUsage } from '../domain/report';
+
+// The registry's codec reads timestamp-millis as a plain number, and an unset ["null", T] as null.
+// contracts.test.ts encodes a sample of each type with its .avsc, so the two cannot drift apart.
+
+/** A report request as it is on the wire (avro/report-requested.avsc). */
+export interface ReportRequested {
+  idempotencyKey: string;
+  prompt: string;
+  requester: { id: string; email: string };
+  options: { model: string | null; maxTokens: number | null; language: string | null };
+  /** Milliseconds since the epoch. */
+  requestedAt: number;
+  correlationId: string | null;
+}
+
+/** avro/report-completed.avsc */
+export interface ReportCompleted {
+  eventId: string;
+  reportId: string;
+  workflowId: string;
+  idempotencyKey: string;
+  pdf: { url: string; bytes: number; pages: number };
+  usage: TokenUsage;
+  model: string | null;
+  /** Milliseconds per finished stage. */
+  timings: Record<string, number | null>;
+  completedAt: number;
+}
+
+/** avro/report-failed.avsc */
+export interface ReportFailed {
+  eventId: string;
+  reportId: string;
+  idempotencyKey: string;
+  stage: Stage;
+  /** `Cancelled` for a cancelled report. */
+  errorType: string;
+  message: string;
+  compensated: string[];
+  failedAt: number;
+}
+
+/** avro/email-notification.avsc */
+export interface EmailNotification {
+  eventId: string;
+  reportId: string;
+  to: string;
+  subject: string;
+  messageId: string;
+  status: 'SENT' | 'FAILED';
+  at: number;
+}
+
+/** The payload each outbox event type carries. */
+export interface EventPayloads {
+  ReportCompleted: ReportCompleted;
+  ReportFailed: ReportFailed;
+  EmailNotification: EmailNotification;
+}
