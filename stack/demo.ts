@@ -1,7 +1,7 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../src/config/config';
-import { reportRequestedSchema } from '../src/consumers/report-request-consumer';
+import { registerRequestSchema } from '../src/contracts';
 import { reportIdFor, workflowIdFor } from '../src/domain/ids';
 
 /**
@@ -48,12 +48,7 @@ async function main(): Promise<void> {
     });
     await joined;
 
-    const schemaId = (
-      await registry.register(
-        { type: SchemaType.AVRO, schema: reportRequestedSchema },
-        { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
-      )
-    ).id;
+    const schemaId = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
     await producer.connect();
     await producer.send({
       topic: config.TOPIC_REPORTS_REQUESTED,

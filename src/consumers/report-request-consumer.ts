@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Client } from '@temporalio/client';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
+import { registerRequestSchema } from '../contracts';
 import { RequestRejectedError, type RejectionReason } from '../domain/request-validation';
 import { Intake, type Admission } from '../intake/intake';
 import type { ServiceMetrics } from '../observability/metrics';
@@ -15,11 +14,6 @@ import { registerConsumerLagGauge } from './consumer-lag-gauge';
 import { DeadLetters, type RefusedRecord } from './dead-letters';
 import { holdAndRetry } from './hold-and-retry';
 import { RequestDecoder } from './request-decoder';
-
-export const reportRequestedSchema = readFileSync(
-  join(__dirname, '..', '..', 'avro', 'report-requested.avsc'),
-  'utf8',
-);
 
 export interface RequestConsumerDeps {
   kafka: Kafka;
@@ -89,10 +83,7 @@ export class ReportRequestConsumer {
     const { kafka, config, logger } = this.deps;
     // The service owns this contract: registering it is a no-op when unchanged, and an
     // incompatible edit stops start-up here instead of surprising producers.
-    const { id } = await this.deps.registry.register(
-      { type: SchemaType.AVRO, schema: reportRequestedSchema },
-      { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
-    );
+    const id = await registerRequestSchema(this.deps.registry, config.TOPIC_REPORTS_REQUESTED);
     this.decoder = await RequestDecoder.create(this.deps.registry, id);
     this.intake = new Intake({
       inbox: this.deps.inbox,
