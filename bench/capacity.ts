@@ -8,12 +8,12 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { parse } from 'yaml';
 import { loadConfig, type Config } from '../src/config/config';
 import { reportIdFor } from '../src/domain/ids';
-import { configEnv, spawnTs, type Child } from '../integration-tests/support/child-process';
-import { sampleRequestRecord } from '../integration-tests/support/kafka-harness';
-import { LlmStandIn } from '../integration-tests/support/llm-control';
-import { createTopics } from '../integration-tests/support/service-processes';
+import { configEnv, spawnTs, type Child } from '../testing/child-process';
+import { sampleRequestRecord } from '../testing/kafka-harness';
+import { LlmStandIn } from '../testing/llm-control';
+import { createTopics } from '../testing/service-processes';
 import { freePort } from '../stack/docker';
-import { testEndpoints, uniqueName } from '../integration-tests/support/stack-env';
+import { testEndpoints, uniqueName } from '../testing/stack-env';
 
 /**
  * Capacity of the pipeline against a bare Temporal skeleton on the same server, side by side in

@@ -1,5 +1,5 @@
 import { reportIdFor } from '../src/domain/ids';
-import { createKafkaHarness } from '../integration-tests/support/kafka-harness';
+import { createKafkaHarness } from '../testing/kafka-harness';
 
 /**
  * Consumer and end-to-end figures on the local stack, with the instant local LLM:

@@ -1,4 +1,4 @@
-import { createReportHarness } from '../integration-tests/support/report-harness';
+import { createReportHarness } from '../testing/report-harness';
 
 /**
  * Time from starting a report to COMPLETED, with the local (instant) LLM, measured by the

@@ -58,7 +58,9 @@ async function main(): Promise<number> {
   const chromium = ensureChromium();
   const files = process.argv.slice(2);
   const patterns =
-    files.length > 0 ? files : ['src/**/*.test.ts', 'integration-tests/**/*.test.ts'];
+    files.length > 0
+      ? files
+      : ['src/**/*.test.ts', 'stack/**/*.test.ts', 'integration-tests/**/*.test.ts'];
   const code = await run(
     'unit and integration tests',
     process.execPath,

@@ -6,7 +6,7 @@ import { composeTestProjectPrefix } from '../../stack/servers';
 import { apiAt, waitForEnd } from '../support/api-harness';
 import { freePort } from '../../stack/docker';
 import { pdfText } from '../support/report-assertions';
-import { uniqueName } from '../support/stack-env';
+import { uniqueName } from '../../testing/stack-env';
 
 /**
  * docker-compose.yml as a person runs it: the whole service from the same images, on ports of

@@ -4,10 +4,10 @@ import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainer
 import { workflowIdFor } from '../../src/domain/ids';
 import { imageOf } from '../../stack/docker';
 import { apiAt, waitForEnd } from '../support/api-harness';
-import { sampleRequestRecord } from '../support/kafka-harness';
-import { LlmStandIn } from '../support/llm-control';
-import { createTopics } from '../support/service-processes';
-import { config as serverConfig, testEndpoints, uniqueName } from '../support/stack-env';
+import { sampleRequestRecord } from '../../testing/kafka-harness';
+import { LlmStandIn } from '../../testing/llm-control';
+import { createTopics } from '../../testing/service-processes';
+import { config as serverConfig, testEndpoints, uniqueName } from '../../testing/stack-env';
 
 /**
  * The service's own image (./Dockerfile), as Kubernetes and Compose run it: its release step,

@@ -11,8 +11,8 @@ import { ReportReader } from '../../src/http/report-reader';
 import { Inbox } from '../../src/storage/inbox';
 import { ReportFileStore } from '../../src/storage/report-file-store';
 import { createApiHarness, type ApiHarness } from '../support/api-harness';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
-import { uniqueName } from '../support/stack-env';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
+import { uniqueName } from '../../testing/stack-env';
 
 const API_KEY = 'test-key-0123456789abcdef';
 

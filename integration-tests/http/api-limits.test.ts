@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { workflowIdFor } from '../../src/domain/ids';
 import { isKnownKey } from '../../src/http/app';
 import { createApiHarness, type ApiHarness, type ApiErrorBody } from '../support/api-harness';
-import { uniqueName } from '../support/stack-env';
+import { uniqueName } from '../../testing/stack-env';
 
 const KEY_A = 'limits-key-a-0123456789abcdef';
 const KEY_B = 'limits-key-b-0123456789abcdef';

@@ -10,7 +10,7 @@ import {
   type ApiHarness,
   type ApiErrorBody,
 } from '../support/api-harness';
-import { uniqueName } from '../support/stack-env';
+import { uniqueName } from '../../testing/stack-env';
 
 interface Started {
   workflowId: string;

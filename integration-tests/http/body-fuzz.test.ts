@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { workflowIdFor } from '../../src/domain/ids';
 import { createApiHarness, type ApiHarness, type ApiErrorBody } from '../support/api-harness';
 import { CONTROL_CHARS, LINE_CHARS, insertAt, validFields } from '../support/request-fuzz';
-import { uniqueName } from '../support/stack-env';
+import { uniqueName } from '../../testing/stack-env';
 
 /**
  * Generated bodies for POST /api/workflows/generate-report: a valid body is started (202, or 200

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020';
 import { createApiHarness, waitForEnd, type ApiHarness } from '../support/api-harness';
-import { uniqueName } from '../support/stack-env';
+import { uniqueName } from '../../testing/stack-env';
 
 interface Operation {
   responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { createApiHarness, type ApiHarness } from '../support/api-harness';
 import { pdfText } from '../support/report-assertions';
-import { uniqueName } from '../support/stack-env';
+import { uniqueName } from '../../testing/stack-env';
 
 /** Kept after the run: what a person sees once a report has completed. */
 export const screenshotPath = join(__dirname, '..', '..', 'test-artifacts', 'page-completed.png');

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
 import { startApi, waitForEnd, type RunningApi } from '../support/api-harness';
-import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
-import { findMail } from '../support/maildev';
+import { createKafkaHarness, type KafkaHarness } from '../../testing/kafka-harness';
+import { findMail } from '../../testing/maildev';
 import { pdfText } from '../support/report-assertions';
-import { testEndpoints, uniqueName } from '../support/stack-env';
+import { testEndpoints, uniqueName } from '../../testing/stack-env';
 
 const modelNote = 'the stand-in: its text is made from the prompt';
 

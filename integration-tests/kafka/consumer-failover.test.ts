@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
-import { configEnv, spawnTs, type Child } from '../support/child-process';
-import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
+import { configEnv, spawnTs, type Child } from '../../testing/child-process';
+import { createKafkaHarness, type KafkaHarness } from '../../testing/kafka-harness';
 
 describe('request consumers that die or leave mid-flood', () => {
   let k: KafkaHarness;

@@ -4,18 +4,16 @@ import { SchemaRegistry, SchemaType, type DecodeOptions } from '@kafkajs/conflue
 import type { Admin, Consumer, KafkaMessage, Producer } from 'kafkajs';
 import pino from 'pino';
 import type { Config } from '../../src/config/config';
-import {
-  ReportRequestConsumer,
-  reportRequestedSchema,
-} from '../../src/consumers/report-request-consumer';
+import { reportRequestedSchema } from '../../src/contracts';
+import { ReportRequestConsumer } from '../../src/consumers/report-request-consumer';
 import { workflowIdFor } from '../../src/domain/ids';
 import { REJECTION_REASONS, type RejectionReason } from '../../src/domain/request-validation';
 import { Inbox } from '../../src/storage/inbox';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 import { generateFuzzRecords, MAX_VALUE_BYTES, type FuzzRecord } from '../support/request-fuzz';
 import { registerSchemaRaw } from '../support/schema-registry';
-import { createTopics } from '../support/service-processes';
-import { config as stackConfig, uniqueName } from '../support/stack-env';
+import { createTopics } from '../../testing/service-processes';
+import { config as stackConfig, uniqueName } from '../../testing/stack-env';
 
 /**
  * Generated Kafka records, good and bad, through the real consumer: each is started once or

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { reportIdFor, workflowIdFor } from '../../src/domain/ids';
-import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
+import { reportRequestedSchema } from '../../src/contracts';
 import { redriveDlq } from '../../src/consumers/redrive-dlq';
 import { Inbox, type InboxEntryInput, type InboxVerdict } from '../../src/storage/inbox';
-import { createKafkaHarness, type KafkaHarness } from '../support/kafka-harness';
-import { mailTo } from '../support/maildev';
+import { createKafkaHarness, type KafkaHarness } from '../../testing/kafka-harness';
+import { mailTo } from '../../testing/maildev';
 import { registerSchemaRaw } from '../support/schema-registry';
-import { testEndpoints, uniqueName } from '../support/stack-env';
+import { testEndpoints, uniqueName } from '../../testing/stack-env';
 
 describe('report requests from Kafka', () => {
   let k: KafkaHarness;

@@ -5,15 +5,15 @@ import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../src/config/config';
 import { workflowIdFor } from '../../src/domain/ids';
 import type { GenerateReportWorkflow } from '../../src/workflows/generate-report-workflow';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 import { scrape, total, type Sample } from '../support/prometheus-text';
 import {
   createTopics,
   startServiceProcesses,
   terminate,
   type ServiceProcess,
-} from '../support/service-processes';
-import { uniqueName } from '../support/stack-env';
+} from '../../testing/service-processes';
+import { uniqueName } from '../../testing/stack-env';
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 

@@ -4,10 +4,10 @@ import nodemailer from 'nodemailer';
 import type { ActivityDeps } from '../../src/activities';
 import { ReportFileStore } from '../../src/storage/report-file-store';
 import { ReportStore, type ReportRecord } from '../../src/storage/report-store';
-import { listMail } from '../support/maildev';
+import { listMail } from '../../testing/maildev';
 import { leftovers, outboxEvents } from '../support/report-assertions';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
-import { testEndpoints } from '../support/stack-env';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
+import { testEndpoints } from '../../testing/stack-env';
 
 /** A metadata store whose writes always fail, as a database that rejects them would. */
 class RejectingReportStore extends ReportStore {

@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { workflowIdFor } from '../../src/domain/ids';
 import { cancelSignal, progressQuery } from '../../src/workflows/generate-report-workflow';
 import type { LlmBehaviour } from '../../docker/llm/llm-server';
-import { mailTo } from '../support/maildev';
+import { mailTo } from '../../testing/maildev';
 import { leftovers, outboxEvents, pdfText } from '../support/report-assertions';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
-import { testEndpoints } from '../support/stack-env';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
+import { testEndpoints } from '../../testing/stack-env';
 
 const llmKey = (workflowId: string): string => `${workflowId}:callLlm`;
 const nothingLeft = { reports: 0, content: 0, pdf: 0, emails: 0 };

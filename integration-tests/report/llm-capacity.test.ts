@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ReportResult } from '../../src/domain/report';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 
 /** Starts `count` reports at once and waits for every result. */
 async function runReports(h: ReportHarness, count: number): Promise<ReportResult[]> {

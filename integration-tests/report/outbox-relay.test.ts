@@ -3,10 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import type { EntityManager } from 'typeorm';
-import { outboxEventTopics, registerEventSchemas } from '../../src/producers/event-schemas';
+import { outboxEventTopics, registerEventSchemas } from '../../src/contracts';
 import { OutboxRelay, type OutboxRelayDeps } from '../../src/producers/outbox-relay';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
-import { uniqueName } from '../support/stack-env';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
+import { uniqueName } from '../../testing/stack-env';
 
 /** A relay that dies (once) after Kafka acknowledged the batch but before marking it sent. */
 class CrashingRelay extends OutboxRelay {

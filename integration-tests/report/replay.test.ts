@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { installQuietTemporalRuntime } from '../support/stack-env';
+import { installQuietTemporalRuntime } from '../../testing/stack-env';
 
 const fixture = join(
   __dirname,

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { workflowIdFor } from '../../src/domain/ids';
 import type { ReportResult } from '../../src/domain/report';
-import { mailTo } from '../support/maildev';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
+import { mailTo } from '../../testing/maildev';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 import {
   createTopics,
   startServiceProcesses,
   terminate,
   type ServiceProcess,
-} from '../support/service-processes';
-import { testEndpoints, uniqueName } from '../support/stack-env';
+} from '../../testing/service-processes';
+import { testEndpoints, uniqueName } from '../../testing/stack-env';
 
 const WORKER_GRACE_SECONDS = 4;
 

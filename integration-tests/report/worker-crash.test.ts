@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { mailTo } from '../support/maildev';
-import { configEnv, spawnTs, type Child } from '../support/child-process';
+import { mailTo } from '../../testing/maildev';
+import { configEnv, spawnTs, type Child } from '../../testing/child-process';
 import { leftovers } from '../support/report-assertions';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
-import { testEndpoints } from '../support/stack-env';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
+import { testEndpoints } from '../../testing/stack-env';
 
 describe('a worker killed with SIGKILL while createPdf runs', () => {
   let h: ReportHarness;

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeWorkflowBundle } from '../../src/worker/bundle-workflows';
-import { configEnv, spawnTs } from '../support/child-process';
-import { createReportHarness, type ReportHarness } from '../support/report-harness';
+import { configEnv, spawnTs } from '../../testing/child-process';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 
 describe('the worker entry point', () => {
   let h: ReportHarness;

@@ -5,7 +5,7 @@ import { buildApp, type ApiDeps } from '../../src/http/app';
 import { ReportReader } from '../../src/http/report-reader';
 import { Inbox } from '../../src/storage/inbox';
 import { ReportFileStore } from '../../src/storage/report-file-store';
-import { createReportHarness, type ReportHarness } from './report-harness';
+import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 
 export interface RunningApi {
   /** Where the API listens, e.g. http://127.0.0.1:41234 */

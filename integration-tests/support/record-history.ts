@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { createReportHarness } from './report-harness';
+import { createReportHarness } from '../../testing/report-harness';
 
 /**
  * Records the history of one real, completed report into integration-tests/fixtures, for the

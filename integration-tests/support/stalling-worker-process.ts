@@ -5,7 +5,7 @@ import { createDataSource } from '../../src/entities/data-source';
 import { ReportFileStore } from '../../src/storage/report-file-store';
 import { createActivityDeps } from '../../src/worker/activity-deps';
 import { ReportWorker } from '../../src/worker/create-worker';
-import { installQuietTemporalRuntime } from './stack-env';
+import { installQuietTemporalRuntime } from '../../testing/stack-env';
 
 /**
  * A worker process for the crash test: the real activities, except that storing a PDF never

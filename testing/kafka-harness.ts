@@ -1,11 +1,11 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
-import type { Config } from '../../src/config/config';
-import { ReportRequestConsumer } from '../../src/consumers/report-request-consumer';
-import { outboxEventTopics, registerEventSchemas } from '../../src/producers/event-schemas';
-import { OutboxRelay } from '../../src/producers/outbox-relay';
-import { Inbox } from '../../src/storage/inbox';
+import type { Config } from '../src/config/config';
+import { ReportRequestConsumer } from '../src/consumers/report-request-consumer';
+import { outboxEventTopics, registerEventSchemas } from '../src/contracts';
+import { OutboxRelay } from '../src/producers/outbox-relay';
+import { Inbox } from '../src/storage/inbox';
 import { createReportHarness, type ReportHarness } from './report-harness';
 import { createTopics } from './service-processes';
 import { config as stackConfig, uniqueName } from './stack-env';

@@ -1,4 +1,4 @@
-import type { ScriptedBehaviour, ServedRequest } from '../../docker/llm/llm-server';
+import type { ScriptedBehaviour, ServedRequest } from '../docker/llm/llm-server';
 import { uniqueName } from './stack-env';
 
 /**

@@ -1,14 +1,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../src/config/config';
+import { loadConfig, type Config } from '../src/config/config';
 
 /**
- * The configuration the tests run with: the servers' endpoints that the global set-up
- * (integration-tests/global-setup.ts) puts in the environment, or, when a test file is run on
- * its own, the servers of './dev stack up' (.stack/stack.env).
+ * testing/ drives the real stack from outside the product: the integration tests, the servers'
+ * own tests (stack/servers) and the benchmarks (bench/) share it, so none reaches into another's
+ * tree. What only the integration tests use stays in integration-tests/support.
+ *
+ * The configuration they run with: the servers' endpoints that the global set-up
+ * (integration-tests/global-setup.mjs) puts in the environment, or, when a file is run on its
+ * own, the servers of './dev stack up' (.stack/stack.env).
  */
-const envFile = join(__dirname, '..', '..', '.stack', 'stack.env');
+const envFile = join(__dirname, '..', '.stack', 'stack.env');
 if (!process.env.TEMPORAL_ADDRESS && existsSync(envFile)) process.loadEnvFile(envFile);
 
 function required(name: string): string {

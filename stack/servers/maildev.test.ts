@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { config, testEndpoints, uniqueName } from '../support/stack-env';
-import { findMail } from '../support/maildev';
+import { config, testEndpoints, uniqueName } from '../../testing/stack-env';
+import { findMail } from '../../testing/maildev';
 
 describe('SMTP server (maildev)', () => {
   it('receives a mail sent with nodemailer, visible through its API', async (t) => {

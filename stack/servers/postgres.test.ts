@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { config, uniqueName } from '../support/stack-env';
+import { config, uniqueName } from '../../testing/stack-env';
 
 describe('PostgreSQL through TypeORM', () => {
   it('connects and runs a migration, then reverts it', async (t) => {

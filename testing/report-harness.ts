@@ -1,13 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
-import { createActivities, type ActivityDeps } from '../../src/activities';
-import type { Config } from '../../src/config/config';
-import type { ReportRequest } from '../../src/domain/report';
-import { createDataSource } from '../../src/entities/data-source';
-import { startReport, type StartedReport } from '../../src/temporal/start-report';
-import { closeActivityDeps, createActivityDeps } from '../../src/worker/activity-deps';
-import { ReportWorker } from '../../src/worker/create-worker';
+import { createActivities, type ActivityDeps } from '../src/activities';
+import type { Config } from '../src/config/config';
+import type { ReportRequest } from '../src/domain/report';
+import { createDataSource } from '../src/entities/data-source';
+import { startReport, type StartedReport } from '../src/temporal/start-report';
+import { closeActivityDeps, createActivityDeps } from '../src/worker/activity-deps';
+import { ReportWorker } from '../src/worker/create-worker';
 import { LlmStandIn } from './llm-control';
 import {
   config as stackConfig,

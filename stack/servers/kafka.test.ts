@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { config, uniqueName } from '../support/stack-env';
+import { config, uniqueName } from '../../testing/stack-env';
 
 describe('Kafka broker', () => {
   const kafka = new Kafka({

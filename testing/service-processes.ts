@@ -1,8 +1,8 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Config } from '../../src/config/config';
-import { reportRequestedSchema } from '../../src/consumers/report-request-consumer';
-import { freePort } from '../../stack/docker';
+import type { Config } from '../src/config/config';
+import { registerRequestSchema } from '../src/contracts';
+import { freePort } from '../stack/docker';
 import { configEnv, spawnTs, type Child } from './child-process';
 import { uniqueName } from './stack-env';
 
@@ -49,12 +49,7 @@ export async function createTopics(base: Config): Promise<{
   });
   await admin.disconnect();
   const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
-  const requestSchemaId = (
-    await registry.register(
-      { type: SchemaType.AVRO, schema: reportRequestedSchema },
-      { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
-    )
-  ).id;
+  const requestSchemaId = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
   return { config, kafka, registry, requestSchemaId, prefix, outputTopics };
 }
 

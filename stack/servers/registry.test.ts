@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { config, uniqueName } from '../support/stack-env';
+import { config, uniqueName } from '../../testing/stack-env';
 
 interface AvroRecordSchema {
   type: 'record';

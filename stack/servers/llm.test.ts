@@ -7,8 +7,8 @@ import OpenAI, {
   RateLimitError,
 } from 'openai';
 import { deterministicReport } from '../../docker/llm/llm-server';
-import { LlmStandIn } from '../support/llm-control';
-import { config, testEndpoints, uniqueName } from '../support/stack-env';
+import { LlmStandIn } from '../../testing/llm-control';
+import { config, testEndpoints, uniqueName } from '../../testing/stack-env';
 
 describe('LLM stand-in (OpenAI-compatible server)', () => {
   const control = new LlmStandIn(testEndpoints.llmControl);

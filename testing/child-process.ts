@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Config } from '../../src/config/config';
+import type { Config } from '../src/config/config';
 
-const repoRoot = join(__dirname, '..', '..');
+const repoRoot = join(__dirname, '..');
 
 export interface Child {
   process: ChildProcess;

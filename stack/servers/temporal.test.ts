@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import type { GreetingWorkflow } from '../support/workflows/greeting-workflow';
+import type { GreetingWorkflow } from './fixtures/greeting-workflow';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { config, installQuietTemporalRuntime, uniqueName } from '../support/stack-env';
-import { createGreetingActivities } from '../support/greeting-activities';
+import { config, installQuietTemporalRuntime, uniqueName } from '../../testing/stack-env';
+import { createGreetingActivities } from './fixtures/greeting-activities';
 
 describe('Temporal dev server', () => {
   let connection: Connection;
@@ -41,7 +41,7 @@ describe('Temporal dev server', () => {
       connection: workerConnection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
-      workflowsPath: require.resolve('../support/workflows/greeting-workflow'),
+      workflowsPath: require.resolve('./fixtures/greeting-workflow'),
       activities: createGreetingActivities({ greeting: 'Hello' }),
     });
     const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
