@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { ReportFailure, StageTiming } from '../domain/report';
 import { OutboxEvent, type OutboxEventType } from '../entities/outbox-event';
@@ -53,6 +53,12 @@ export class ReportStore {
 
   async find(reportId: string): Promise<Report | null> {
     return this.dataSource.getRepository(Report).findOneBy({ id: reportId });
+  }
+
+  /** The rows of those reports that have one, in no particular order. */
+  async findMany(reportIds: readonly string[]): Promise<Report[]> {
+    if (reportIds.length === 0) return [];
+    return this.dataSource.getRepository(Report).findBy({ id: In([...reportIds]) });
   }
 
   /** Compensation: the report is kept for the record but marked as undone. */
