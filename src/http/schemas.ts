@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { STAGES } from '../domain/report';
+import type { ReportStatusView } from '../domain/report-status';
 import {
   correlationIdField,
   idempotencyKeyField,
@@ -195,11 +196,18 @@ export const reportListView = z
   })
   .meta({ id: 'ReportList' });
 
-export type ReportStatusView = z.output<typeof reportStatusView>;
+export type { ReportStatusView };
 export type ReportResultView = z.output<typeof reportResultView>;
 export type ReportListView = z.output<typeof reportListView>;
 export type ReportListQuery = z.output<typeof reportListQuery>;
 export type Links = z.output<typeof links>;
+
+/** True only when A and B are the same type, field for field and optional for optional. */
+type Identical<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+// The reader builds the domain's view and this schema serialises it, dropping what it does not
+// name: this stops compiling when the two drift apart.
+const _statusSchemaAgrees: Identical<z.output<typeof reportStatusView>, ReportStatusView> = true;
 
 export function linksFor(workflowId: string, reportId: string): Links {
   const base = `/api/workflows/${encodeURIComponent(workflowId)}`;
