@@ -3,7 +3,10 @@ import { currentWorkflow } from './context';
 import { messageIdFor, subjectFor } from './send-notification-activity';
 import { startedTimings, type NotificationResult, type ReportResult } from '../domain/report';
 import { eventIdFor } from '../domain/ids';
-import type { NewOutboxEvent, ReportStore } from '../storage/report-store';
+import type { EventPayloads, EventTopics } from '../contracts';
+import type { OutboxEventType } from '../entities/outbox-event';
+import type { NewOutboxEvent } from '../storage/outbox';
+import type { ReportStore } from '../storage/report-store';
 
 export interface PublishOutcomeInput {
   result: ReportResult;
@@ -18,7 +21,7 @@ export interface PublishOutcomeInput {
 export function createPublishOutcomeActivity(deps: {
   reports: ReportStore;
   /** The topic of each event type, written into its outbox row. */
-  topics: Record<NewOutboxEvent['eventType'], { topic: string }>;
+  topics: EventTopics;
   publicBaseUrl: string;
   mailFrom: string;
 }) {
@@ -29,9 +32,9 @@ export function createPublishOutcomeActivity(deps: {
     const { result } = input;
     const now = Date.now();
     const events: NewOutboxEvent[] = [];
-    const event = (
-      eventType: NewOutboxEvent['eventType'],
-      payload: Record<string, unknown>,
+    const event = <T extends OutboxEventType>(
+      eventType: T,
+      payload: Omit<EventPayloads[T], 'eventId'>,
     ): void => {
       const eventId = eventIdFor(workflowId, runId, eventType);
       events.push({
@@ -39,7 +42,8 @@ export function createPublishOutcomeActivity(deps: {
         eventType,
         topic: deps.topics[eventType].topic,
         messageKey: result.reportId,
-        payload: { eventId, ...payload },
+        // TypeScript cannot see that a generic Omit plus the omitted key is the whole type.
+        payload: { eventId, ...payload } as EventPayloads[T],
       });
     };
     // Stages that have finished: this step itself (publish) is still running as it writes them.

@@ -1,26 +1,17 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Producer } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
+import { registerEventSchema, type EventTopics } from '../contracts';
 import type { OutboxEventType } from '../entities/outbox-event';
 import type { ServiceMetrics } from '../observability/metrics';
-import { registerEventSchema } from './event-schemas';
-
-interface PendingRow {
-  id: string;
-  event_id: string;
-  event_type: OutboxEventType;
-  topic: string | null;
-  message_key: string;
-  payload: Record<string, unknown>;
-  created_at: Date;
-}
+import { Outbox, type PendingOutboxEvent } from '../storage/outbox';
 
 export interface OutboxRelayDeps {
   dataSource: DataSource;
   producer: Producer;
   registry: SchemaRegistry;
   /** This process's topic of each event type: where rows that name no topic go. */
-  topics: Record<OutboxEventType, { topic: string }>;
+  topics: EventTopics;
   /** The schema id of each event type under its topic above, registered at start-up. */
   schemaIds: Record<OutboxEventType, number>;
   batchSize?: number;
@@ -53,8 +44,11 @@ export class OutboxRelay {
   private stopped = false;
   /** Schema ids for topics other than this process's own, registered on first use. */
   private readonly otherSchemaIds = new Map<string, Promise<number>>();
+  private readonly outbox: Outbox;
 
-  constructor(private readonly deps: OutboxRelayDeps) {}
+  constructor(private readonly deps: OutboxRelayDeps) {
+    this.outbox = new Outbox(deps.dataSource);
+  }
 
   private schemaIdFor(eventType: OutboxEventType, topic: string): Promise<number> {
     if (topic === this.deps.topics[eventType].topic)
@@ -71,15 +65,15 @@ export class OutboxRelay {
   }
 
   /** The row's payload in the registry's wire format, under its topic's subject. */
-  private async encode(row: PendingRow, topic: string): Promise<Buffer> {
+  private async encode(row: PendingOutboxEvent, topic: string): Promise<Buffer> {
     let schemaId: number;
     try {
-      schemaId = await this.schemaIdFor(row.event_type, topic);
+      schemaId = await this.schemaIdFor(row.eventType, topic);
     } catch (error: unknown) {
       // Unreachable or failing registry: thrown as it is, so the batch is tried again later.
       if (!isRefusal(error)) throw error;
       throw new Unpublishable(
-        `the registry refused the ${row.event_type} schema under ${topic}-value: ${messageOf(error)}`,
+        `the registry refused the ${row.eventType} schema under ${topic}-value: ${messageOf(error)}`,
       );
     }
     try {
@@ -92,31 +86,24 @@ export class OutboxRelay {
   /** Publishes one batch; returns how many rows it handled (0: nothing pending). */
   async publishBatch(): Promise<number> {
     return this.deps.dataSource.transaction(async (manager) => {
-      const rows = await manager.query<PendingRow[]>(
-        `SELECT id, event_id, event_type, topic, message_key, payload, created_at FROM outbox
-         WHERE published_at IS NULL AND publish_error IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.deps.batchSize ?? 100],
-      );
+      const rows = await this.outbox.claim(manager, this.deps.batchSize ?? 100);
       if (rows.length === 0) return 0;
       const topicMessages = new Map<
         string,
         { key: string; value: Buffer; headers: Record<string, string> }[]
       >();
-      const encoded: PendingRow[] = [];
+      const encoded: PendingOutboxEvent[] = [];
       for (const row of rows) {
-        const topic = row.topic ?? this.deps.topics[row.event_type].topic;
+        const topic = row.topic ?? this.deps.topics[row.eventType].topic;
         let value: Buffer;
         try {
           value = await this.encode(row, topic);
         } catch (error: unknown) {
           if (!(error instanceof Unpublishable)) throw error;
           // It will never encode; set it aside with the reason rather than block the rest.
-          await manager.query(`UPDATE outbox SET publish_error = $2 WHERE id = $1`, [
-            row.id,
-            error.message,
-          ]);
+          await this.outbox.setAside(manager, row.id, error.message);
           this.deps.logger?.warn(
-            { eventId: row.event_id, eventType: row.event_type, topic, reason: error.message },
+            { eventId: row.eventId, eventType: row.eventType, topic, reason: error.message },
             'outbox relay: event set aside',
           );
           continue;
@@ -124,9 +111,9 @@ export class OutboxRelay {
         encoded.push(row);
         const list = topicMessages.get(topic) ?? [];
         list.push({
-          key: row.message_key,
+          key: row.messageKey,
           value,
-          headers: { 'event-id': row.event_id, 'event-type': row.event_type },
+          headers: { 'event-id': row.eventId, 'event-type': row.eventType },
         });
         topicMessages.set(topic, list);
       }
@@ -141,18 +128,17 @@ export class OutboxRelay {
         );
         const now = Date.now();
         for (const row of encoded) {
-          this.deps.metrics?.outboxPublished.inc({ event_type: row.event_type });
-          this.deps.metrics?.outboxPublishDelay.observe((now - row.created_at.getTime()) / 1000);
+          this.deps.metrics?.outboxPublished.inc({ event_type: row.eventType });
+          this.deps.metrics?.outboxPublishDelay.observe((now - row.createdAt.getTime()) / 1000);
         }
       }
       return rows.length;
     });
   }
 
+  /** Marks the batch sent, in its transaction; a test overrides it to die just before. */
   protected async markPublished(manager: EntityManager, ids: string[]): Promise<void> {
-    await manager.query(`UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])`, [
-      ids,
-    ]);
+    await this.outbox.markPublished(manager, ids);
   }
 
   /** Polls until stop(): drains while there is work, then waits `intervalMs`. */

@@ -1,9 +1,8 @@
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { ConfigError, loadConfig, releaseConfigSchema } from '../config/config';
-import { reportRequestedSchema } from '../consumers/report-request-consumer';
+import { outboxEventTopics, registerEventSchemas, registerRequestSchema } from '../contracts';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
-import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
 
 /**
  * The release step a deployment runs once before its new pods (the Kubernetes migrate job):
@@ -22,12 +21,9 @@ async function main(): Promise<void> {
     await dataSource.destroy();
   }
   const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
-  const request = await registry.register(
-    { type: SchemaType.AVRO, schema: reportRequestedSchema },
-    { subject: `${config.TOPIC_REPORTS_REQUESTED}-value` },
-  );
+  const request = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
   const events = await registerEventSchemas(registry, outboxEventTopics(config));
-  logger.info({ schemaIds: { ReportRequested: request.id, ...events } }, 'schemas registered');
+  logger.info({ schemaIds: { ReportRequested: request, ...events } }, 'schemas registered');
 }
 
 main().catch((error: unknown) => {

@@ -1,8 +1,7 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { ReportFailure, StageTiming } from '../domain/report';
-import { OutboxEvent, type OutboxEventType } from '../entities/outbox-event';
 import { Report, type StoredReportStatus } from '../entities/report';
+import { Outbox, type NewOutboxEvent } from './outbox';
 
 export interface ReportRecord {
   id: string;
@@ -20,15 +19,6 @@ export interface ReportRecord {
   pdfPages: number;
   requestedAt: Date;
   timings: Record<string, StageTiming>;
-}
-
-export interface NewOutboxEvent {
-  eventId: string;
-  eventType: OutboxEventType;
-  /** The Kafka topic it is published to. */
-  topic: string;
-  messageKey: string;
-  payload: Record<string, unknown>;
 }
 
 export interface ReportOutcome {
@@ -89,16 +79,7 @@ export class ReportStore {
           outcome.status === 'COMPLETED' ? (report.completedAt ?? new Date()) : null;
         await manager.getRepository(Report).save(report);
       }
-      if (outcome.events.length === 0) return { eventsQueued: 0 };
-      const inserted = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(OutboxEvent)
-        .values(outcome.events as QueryDeepPartialEntity<OutboxEvent>[])
-        .orIgnore()
-        .returning(['id'])
-        .execute();
-      return { eventsQueued: inserted.raw instanceof Array ? inserted.raw.length : 0 };
+      return { eventsQueued: await new Outbox(this.dataSource).queue(manager, outcome.events) };
     });
   }
 }

@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../activities';
 import { LlmAdmission } from '../activities/llm-admission';
 import { createPdfRenderPool } from '../activities/pdf/pdf-render-pool';
 import type { WorkerConfig } from '../config/config';
-import { outboxEventTopics } from '../producers/event-schemas';
+import { outboxEventTopics } from '../contracts';
 import { EmailLedger } from '../storage/email-ledger';
 import { ReportFileStore } from '../storage/report-file-store';
 import { ReportStore } from '../storage/report-store';

@@ -10,8 +10,9 @@ import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { activityMetricsInterceptor } from './activity-metrics';
-import { outboxEventTopics, registerEventSchemas } from '../producers/event-schemas';
+import { outboxEventTopics, registerEventSchemas } from '../contracts';
 import { OutboxRelay } from '../producers/outbox-relay';
+import { Outbox } from '../storage/outbox';
 import { closeActivityDeps, createActivityDeps } from './activity-deps';
 import { ReportWorker } from './create-worker';
 
@@ -87,10 +88,7 @@ async function main(): Promise<void> {
     help: 'Outbox events not yet published (set-aside events excluded)',
     registers: [metrics],
     async collect() {
-      const rows = await dataSource.query<{ n: string }[]>(
-        'SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND publish_error IS NULL',
-      );
-      this.set(Number(rows[0]?.n ?? 0));
+      this.set(await new Outbox(dataSource).backlog());
     },
   });
   try {
