@@ -40,8 +40,8 @@ export interface ApiDeps {
   temporal: Client;
   dataSource: DataSource;
   inbox: Pick<Inbox, 'recordAll' | 'markStarted'>;
-  files: ReportFileStore;
-  reader: ReportReader;
+  files: Pick<ReportFileStore, 'find'>;
+  reader: Pick<ReportReader, 'status' | 'result' | 'requireRunning' | 'list'>;
   metrics: Registry;
   logger: Logger;
   config: Pick<
