@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { reportIdsFor } from '../domain/ids';
 import type { ReportStatusView } from '../domain/report-status';
-import type { InboxEntryInput, InboxVerdict } from '../storage/inbox';
+import { MemoryInbox } from '../storage/testing/memory-inbox';
 import { buildApp, type ApiApp, type ApiDeps } from './app';
 import { ApiError } from './errors';
 
@@ -15,32 +15,6 @@ import { ApiError } from './errors';
  * is the HTTP layer's own: status codes, error bodies, headers, and how a start goes through
  * the intake. The real servers' side is in integration-tests/http.
  */
-
-/** The inbox's rules over a Map: the first body of a key wins, a start once noted is kept. */
-class MemoryInbox {
-  readonly rows = new Map<string, { payloadHash: string; started: boolean }>();
-  down = false;
-
-  async recordAll(entries: readonly InboxEntryInput[]): Promise<InboxVerdict[]> {
-    if (this.down) throw new Error('connect ECONNREFUSED');
-    return entries.map((entry) => {
-      const row = this.rows.get(entry.idempotencyKey);
-      if (!row) {
-        this.rows.set(entry.idempotencyKey, { payloadHash: entry.payloadHash, started: false });
-        return { outcome: 'new', started: false };
-      }
-      const outcome = row.payloadHash === entry.payloadHash ? 'duplicate' : 'conflict';
-      return { outcome, started: row.started };
-    });
-  }
-
-  async markStarted(keys: readonly string[]): Promise<void> {
-    for (const key of keys) {
-      const row = this.rows.get(key);
-      if (row) row.started = true;
-    }
-  }
-}
 
 /** The few calls of the Temporal client the API makes, recorded. */
 function fakeTemporal() {
