@@ -6,14 +6,11 @@
 import {
   STAGES,
   startedTimings,
-  type NotificationStatus,
-  type ReportFailure,
   type ReportProgress,
   type ReportResult,
   type ReportStatus,
   type Stage,
   type StageTiming,
-  type TokenUsage,
 } from './report';
 
 /** The activity a running report is in now, as Temporal's pending activities show it. */
@@ -23,23 +20,16 @@ export interface CurrentActivity {
   lastFailure?: string;
 }
 
-/** Where a report is: what /status answers and /events streams (the ReportStatus schema). */
-export interface ReportStatusView {
+/**
+ * Where a report is: what /status answers and /events streams (the ReportStatus schema). What
+ * the workflow says of itself, plus what only Temporal knows.
+ */
+export interface ReportStatusView extends Omit<ReportProgress, 'timings'> {
   workflowId: string;
-  reportId: string;
-  status: ReportStatus;
-  stage: Stage | 'done';
   /** Share of the stages finished, 0 to 1. */
   progress: number;
-  stagesCompleted: Stage[];
   timings: Record<string, StageTiming>;
   current?: CurrentActivity;
-  usage?: TokenUsage;
-  model?: string;
-  modelNote?: string;
-  notification?: NotificationStatus;
-  failure?: ReportFailure;
-  compensated: string[];
   /** ISO-8601 */
   startedAt: string;
   /** ISO-8601 */
