@@ -82,7 +82,7 @@ function classify(error: unknown, signal: AbortSignal): unknown {
 export function createCallLlmActivity(deps: {
   llm: OpenAI;
   admission: LlmAdmission;
-  files: ReportFileStore;
+  files: Pick<ReportFileStore, 'find' | 'save'>;
   settings: LlmSettings;
 }) {
   return async function callLlm(input: CallLlmInput): Promise<LlmResult & { attempt: number }> {

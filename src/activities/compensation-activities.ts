@@ -5,8 +5,8 @@ import type { ReportStore } from '../storage/report-store';
 
 /** Undo steps for the saga; each is idempotent, so a retried compensation is harmless. */
 export function createCompensationActivities(deps: {
-  files: ReportFileStore;
-  reports: ReportStore;
+  files: Pick<ReportFileStore, 'delete'>;
+  reports: Pick<ReportStore, 'markRolledBack'>;
 }) {
   return {
     async deletePdf(input: { reportId: string }): Promise<{ deleted: boolean }> {

@@ -17,7 +17,7 @@ export interface CreatePdfInput {
 }
 
 export function createCreatePdfActivity(deps: {
-  files: ReportFileStore;
+  files: Pick<ReportFileStore, 'find' | 'save'>;
   pdfRenderer: PdfRenderer;
 }) {
   return async function createPdf(input: CreatePdfInput): Promise<PdfResult & { attempt: number }> {

@@ -13,15 +13,18 @@ import { createPublishOutcomeActivity } from './publish-outcome-activity';
 import { createSendNotificationActivity, type MailSettings } from './send-notification-activity';
 import { createStoreReportMetadataActivity } from './store-report-metadata-activity';
 
+/** Stores and mailer as the methods the activities call, so tests can pass in-memory fakes. */
 export interface ActivityDeps {
   llm: OpenAI;
   /** Paces every LLM call of the process to the provider's quota. */
   admission: LlmAdmission;
   pdfRenderer: PdfRenderer;
-  mailer: Transporter;
-  files: ReportFileStore;
+  /** `close` is the worker's, at shutdown. */
+  mailer: Pick<Transporter, 'sendMail' | 'close'>;
+  files: Pick<ReportFileStore, 'find' | 'save' | 'delete'>;
+  /** The class itself, not its methods, because publishOutcome's own deps still name it. */
   reports: ReportStore;
-  ledger: EmailLedger;
+  ledger: Pick<EmailLedger, 'claim' | 'settle'>;
   llmSettings: LlmSettings;
   mailSettings: MailSettings;
   /** The Kafka topic of each event the outbox announces. */

@@ -38,9 +38,9 @@ const escapeHtml = (text: string): string =>
   );
 
 export function createSendNotificationActivity(deps: {
-  mailer: Transporter;
-  ledger: EmailLedger;
-  files: ReportFileStore;
+  mailer: Pick<Transporter, 'sendMail'>;
+  ledger: Pick<EmailLedger, 'claim' | 'settle'>;
+  files: Pick<ReportFileStore, 'find'>;
   settings: MailSettings;
 }) {
   return async function sendNotification(

@@ -18,7 +18,9 @@ export interface StoreReportMetadataInput {
   timings: Partial<Record<Stage, StageTiming>>;
 }
 
-export function createStoreReportMetadataActivity(deps: { reports: ReportStore }) {
+export function createStoreReportMetadataActivity(deps: {
+  reports: Pick<ReportStore, 'upsertStored'>;
+}) {
   return async function storeReportMetadata(
     input: StoreReportMetadataInput,
   ): Promise<{ attempt: number }> {
