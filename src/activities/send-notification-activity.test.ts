@@ -136,9 +136,9 @@ describe('sendNotification', () => {
   }
 
   it(
+    // Regression: the ledger was claimed before the PDF was read, and a failed read left the
+    // claim unsettled, so the retry reported a mail that was never sent as failed.
     'a failed PDF read before sending leaves nothing in doubt, and the retry sends',
-    // The ledger is claimed before the PDF is read, and a failed read never settles the claim.
-    { todo: 'bug: the retry finds the claim SENDING and reports the notification FAILED' },
     async () => {
       const { activities, mailer, files } = fakeActivities();
       files.failNextRead(new Error('Connection terminated unexpectedly'));
