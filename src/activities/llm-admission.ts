@@ -185,6 +185,12 @@ export class LlmAdmission {
     return new Promise<void>((resolve) => {
       const done = (): void => {
         signal?.removeEventListener('abort', done);
+        // A waiter that gave up leaves; with nobody left, the timer need not hold the process.
+        this.wakeUp = this.wakeUp.filter((w) => w !== done);
+        if (this.wakeUp.length === 0) {
+          clearTimeout(this.timer);
+          this.timer = undefined;
+        }
         resolve();
       };
       signal?.addEventListener('abort', done, { once: true });
