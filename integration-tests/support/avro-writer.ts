@@ -1,3 +1,5 @@
+import type { ReportRequested } from '../../src/contracts';
+
 /**
  * Avro binary written by hand, so that a test can write what the contract allows and also what
  * no Avro library would: union branches that do not exist, string lengths that lie, varints
@@ -42,14 +44,7 @@ export function confluentFrame(schemaId: number, body: Buffer): Buffer {
 }
 
 /** The fields of avro/report-requested.avsc, in its order. */
-export interface RequestFields {
-  idempotencyKey: string;
-  prompt: string;
-  requester: { id: string; email: string };
-  options: { model: string | null; maxTokens: number | null; language: string | null };
-  requestedAt: number;
-  correlationId: string | null;
-}
+export type RequestFields = ReportRequested;
 
 export type StringField =
   | 'idempotencyKey'
