@@ -3,9 +3,11 @@ import { ensureChromium } from './browser';
 import { buildImages, repoRoot, testImageServices } from './docker';
 
 /**
- * The whole test suite, as the README's test command and CI run it: static checks, the images
- * (servers and the service's own), then the unit and integration tests; the integration tests'
- * global set-up starts the real servers with testcontainers and removes them at the end.
+ * The whole test suite, as the README's test command and CI run it: the static checks, then the
+ * fast layer (`npm run test:unit`: unit and workflow tests, no Docker), both beside the image
+ * build (servers and the service's own), then the integration tests, whose global set-up starts
+ * the real servers with testcontainers and removes them at the end. The first failing layer
+ * ends the run. Files named on the command line run on their own with the servers' set-up.
  */
 
 function run(
@@ -41,28 +43,47 @@ function check(script: string): Promise<{ script: string; code: number; output: 
 
 async function main(): Promise<number> {
   const started = Date.now();
-  // The static checks run side by side, and beside the image build (mostly Docker's cache).
+  const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  const files = process.argv.slice(2);
+  // The image build (mostly Docker's cache) goes on while the checks and the fast layer run; its
+  // failure is reported where it is awaited, and a run that stops early still waits for it, so
+  // that no build is left behind.
+  const images = buildImages(testImageServices);
+  images.catch(() => undefined);
+  const imagesSettled = () => Promise.allSettled([images]);
+
+  // The static checks run side by side.
   const scripts = ['typecheck', 'lint', 'format:check'];
-  process.stderr.write(`\n[test] ${scripts.join(', ')} and the images\n`);
-  const [checks] = await Promise.all([
-    Promise.all(scripts.map(check)),
-    buildImages(testImageServices),
-  ]);
+  process.stderr.write(`\n[test] ${scripts.join(', ')}, beside the image build\n`);
+  const checks = await Promise.all(scripts.map(check));
   const failed = checks.filter((c) => c.code !== 0);
   for (const c of failed) process.stderr.write(`\n[test] npm run ${c.script} failed:\n${c.output}`);
-  if (failed.length > 0) return failed[0]!.code;
-  process.stderr.write(
-    `[test] ${scripts.join(', ')} passed, images built (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
-  );
+  if (failed.length > 0) {
+    await imagesSettled();
+    return failed[0]!.code;
+  }
+  process.stderr.write(`[test] ${scripts.join(', ')} passed (${elapsed()})\n`);
+
+  if (files.length === 0) {
+    const unit = await run('fast layer: npm run test:unit', 'npm', [
+      'run',
+      '--silent',
+      'test:unit',
+    ]);
+    if (unit !== 0) {
+      await imagesSettled();
+      return unit;
+    }
+    process.stderr.write(`[test] fast layer passed (${elapsed()})\n`);
+  }
+  await images;
+  process.stderr.write(`[test] images built (${elapsed()})\n`);
 
   const chromium = ensureChromium();
-  const files = process.argv.slice(2);
   const patterns =
-    files.length > 0
-      ? files
-      : ['src/**/*.test.ts', 'stack/**/*.test.ts', 'integration-tests/**/*.test.ts'];
+    files.length > 0 ? files : ['stack/**/*.test.ts', 'integration-tests/**/*.test.ts'];
   const code = await run(
-    'unit and integration tests',
+    files.length > 0 ? files.join(' ') : 'integration tests',
     process.execPath,
     [
       '--disable-warning=TimeoutNegativeWarning',
@@ -83,7 +104,7 @@ async function main(): Promise<number> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     },
   );
-  process.stderr.write(`\n[test] finished in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`\n[test] finished in ${elapsed()}\n`);
   return code;
 }
 
