@@ -86,6 +86,19 @@ const bookkeepingOptions: LocalActivityOptions = {
  * call on the report's task queue, the database steps as ordinary activities.
  */
 const CAPACITY_PATCH = 'llm-task-queue-and-local-database-steps';
+/**
+ * The COMPLETED announcement is an ordinary activity. As a local activity it ran inside the
+ * workflow task that also completed the workflow; a cancel signal arriving meanwhile made the
+ * server refuse that task, and its replay applied the signal before the end of sendNotification:
+ * the report, already announced COMPLETED, was rolled back and announced CANCELLED. Scheduling
+ * an activity is a command the server accepts whatever arrives, so once the report is done a
+ * cancel finds nothing left to cancel.
+ */
+const COMPLETED_ANNOUNCEMENT_PATCH = 'completed-announcement-as-activity';
+const { publishOutcome: announceCompleted } = proxyActivities<ReportActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 
 function reportActivities(taskQueue: string) {
   const legacy = !patched(CAPACITY_PATCH);
@@ -265,9 +278,10 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
     title: llm?.title,
   };
   // Past this point the report is done; a late cancel must not stop it being announced.
+  const announce = patched(COMPLETED_ANNOUNCEMENT_PATCH) ? announceCompleted : publishOutcome;
   await CancellationScope.nonCancellable(() =>
     step('publish', () =>
-      publishOutcome({ result: completed, idempotencyKey: request.idempotencyKey, notification }),
+      announce({ result: completed, idempotencyKey: request.idempotencyKey, notification }),
     ),
   );
   state.status = 'COMPLETED';
