@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { AdmissionAbortedError, LlmAdmission, parseResetMs } from './llm-admission';
 
 const elapsedSince = (start: number): number => performance.now() - start;
+/** Far below every hold these tests set (300 ms and more), and above a busy machine's pauses. */
+const AT_ONCE_MS = 200;
 const quota = (remaining: number, reset: string): Headers =>
   new Headers({
     'x-ratelimit-remaining-requests': String(remaining),
@@ -24,7 +26,7 @@ describe('LlmAdmission', () => {
     const admission = new LlmAdmission();
     const start = performance.now();
     const calls = await Promise.all(Array.from({ length: 50 }, () => admission.admit()));
-    assert.ok(elapsedSince(start) < 50);
+    assert.ok(elapsedSince(start) < AT_ONCE_MS, `took ${elapsedSince(start)} ms`);
     for (const call of calls) call.succeeded(new Headers());
     assert.equal(admission.state.waiting, 0);
   });
@@ -69,7 +71,7 @@ describe('LlmAdmission', () => {
     const start = performance.now();
     await admission.admit();
     await admission.admit();
-    assert.ok(elapsedSince(start) < 50, 'two calls were left');
+    assert.ok(elapsedSince(start) < AT_ONCE_MS, 'two calls were left');
     await admission.admit();
     assert.ok(elapsedSince(start) >= 390, `the third went after ${elapsedSince(start)} ms`);
   });
