@@ -6,6 +6,23 @@ export type Claim =
   | { outcome: 'already-sent'; entry: EmailLedgerEntry }
   | { outcome: 'in-doubt'; entry: EmailLedgerEntry };
 
+/** The email a sender claims the right to send. */
+export interface EmailClaim {
+  reportId: string;
+  messageId: string;
+  recipient: string;
+  subject: string;
+}
+
+/** How a claimed send ended. */
+export type Settlement = { sent: true } | { sent: false; error: string };
+
+/** A row that could not be claimed: mailed already, or by an attempt that may have mailed. */
+export const unclaimable = (existing: EmailLedgerEntry): Claim =>
+  existing.status === 'SENT'
+    ? { outcome: 'already-sent', entry: existing }
+    : { outcome: 'in-doubt', entry: existing };
+
 /**
  * At most one email per report. A sender claims the report's row before talking to SMTP and
  * settles it afterwards; a claim that finds the row SENT, or SENDING from an attempt that never
@@ -14,12 +31,7 @@ export type Claim =
 export class EmailLedger {
   constructor(private readonly dataSource: DataSource) {}
 
-  async claim(entry: {
-    reportId: string;
-    messageId: string;
-    recipient: string;
-    subject: string;
-  }): Promise<Claim> {
+  async claim(entry: EmailClaim): Promise<Claim> {
     const rows = await this.dataSource.query<{ attempts: number }[]>(
       `INSERT INTO "email_ledger" ("report_id", "message_id", "recipient", "subject", "status", "attempts")
        VALUES ($1, $2, $3, $4, 'SENDING', 1)
@@ -33,15 +45,10 @@ export class EmailLedger {
     const existing = await this.dataSource
       .getRepository(EmailLedgerEntry)
       .findOneByOrFail({ reportId: entry.reportId });
-    return existing.status === 'SENT'
-      ? { outcome: 'already-sent', entry: existing }
-      : { outcome: 'in-doubt', entry: existing };
+    return unclaimable(existing);
   }
 
-  async settle(
-    reportId: string,
-    result: { sent: true } | { sent: false; error: string },
-  ): Promise<void> {
+  async settle(reportId: string, result: Settlement): Promise<void> {
     await this.dataSource
       .getRepository(EmailLedgerEntry)
       .update(

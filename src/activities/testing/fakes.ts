@@ -11,7 +11,13 @@ import type { FileRef, ReportFailure } from '../../domain/report';
 import type { EmailLedgerEntry } from '../../entities/email-ledger-entry';
 import type { Report } from '../../entities/report';
 import type { NewOutboxEvent } from '../../storage/outbox';
-import type { Claim, EmailLedger } from '../../storage/email-ledger';
+import {
+  unclaimable,
+  type Claim,
+  type EmailClaim,
+  type EmailLedger,
+  type Settlement,
+} from '../../storage/email-ledger';
 import type { ReportFileStore, StoredFile } from '../../storage/report-file-store';
 import { ReportStore, type ReportOutcome, type ReportRecord } from '../../storage/report-store';
 import { createActivities, type ActivityDeps } from '..';
@@ -72,6 +78,8 @@ export const isRetryable = (error: unknown): boolean =>
   !(error instanceof CancelledFailure) &&
   !(error instanceof ApplicationFailure && error.nonRetryable === true);
 
+type SaveArgs = Parameters<ReportFileStore['save']>;
+
 export class InMemoryFileStore implements Pick<ReportFileStore, 'find' | 'save' | 'delete'> {
   readonly files = new Map<string, StoredFile>();
   saves = 0;
@@ -82,13 +90,7 @@ export class InMemoryFileStore implements Pick<ReportFileStore, 'find' | 'save' 
     this.readFailure = error;
   }
 
-  async save(
-    reportId: string,
-    kind: FileRef['kind'],
-    data: Buffer,
-    contentType: string,
-    meta: Record<string, unknown> = {},
-  ): Promise<FileRef> {
+  async save(...[reportId, kind, data, contentType, meta = {}]: SaveArgs): Promise<FileRef> {
     this.saves += 1;
     const ref = {
       reportId,
@@ -177,12 +179,7 @@ export class InMemoryReportStore extends ReportStore {
 export class InMemoryEmailLedger implements Pick<EmailLedger, 'claim' | 'settle'> {
   readonly entries = new Map<string, EmailLedgerEntry>();
 
-  async claim(entry: {
-    reportId: string;
-    messageId: string;
-    recipient: string;
-    subject: string;
-  }): Promise<Claim> {
+  async claim(entry: EmailClaim): Promise<Claim> {
     const existing = this.entries.get(entry.reportId);
     if (!existing || existing.status === 'FAILED') {
       const claimed: EmailLedgerEntry = existing
@@ -198,15 +195,10 @@ export class InMemoryEmailLedger implements Pick<EmailLedger, 'claim' | 'settle'
       this.entries.set(entry.reportId, claimed);
       return { outcome: 'claimed', attempts: claimed.attempts };
     }
-    return existing.status === 'SENT'
-      ? { outcome: 'already-sent', entry: existing }
-      : { outcome: 'in-doubt', entry: existing };
+    return unclaimable(existing);
   }
 
-  async settle(
-    reportId: string,
-    result: { sent: true } | { sent: false; error: string },
-  ): Promise<void> {
+  async settle(reportId: string, result: Settlement): Promise<void> {
     const entry = this.entries.get(reportId);
     if (!entry) return;
     this.entries.set(reportId, {
