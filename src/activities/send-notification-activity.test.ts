@@ -136,8 +136,8 @@ describe('sendNotification', () => {
   }
 
   it(
-    // Regression: the ledger was claimed before the PDF was read, and a failed read left the
-    // claim unsettled, so the retry reported a mail that was never sent as failed.
+    // Regression: a failed read of the PDF after the claim left the claim unsettled, so the
+    // retry reported a mail that was never sent as failed.
     'a failed PDF read before sending leaves nothing in doubt, and the retry sends',
     async () => {
       const { activities, mailer, files } = fakeActivities();

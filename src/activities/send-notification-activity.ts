@@ -50,9 +50,6 @@ export function createSendNotificationActivity(deps: {
     const messageId = messageIdFor(input.reportId, deps.settings.from);
     const subject = subjectFor(input.title);
     const base = { messageId, to: input.to, subject, attempt: info.attempt };
-    // Read before the claim: a read that fails after it would leave the claim unsettled, and the
-    // retry would find it in doubt and report a mail that was never sent as failed.
-    const pdf = deps.settings.attachPdf ? await deps.files.find(input.reportId, 'pdf') : undefined;
 
     const claim = await deps.ledger.claim({
       reportId: input.reportId,
@@ -77,6 +74,15 @@ export function createSendNotificationActivity(deps: {
     }
 
     const pdfUrl = `${deps.settings.publicBaseUrl}/api/reports/${input.reportId}/pdf`;
+    let pdf: Awaited<ReturnType<typeof deps.files.find>>;
+    try {
+      pdf = deps.settings.attachPdf ? await deps.files.find(input.reportId, 'pdf') : undefined;
+    } catch (error: unknown) {
+      // Nothing was sent: the claim is settled as failed so that the retry sends, instead of
+      // finding it in doubt and reporting a mail that never went as failed.
+      await deps.ledger.settle(input.reportId, { sent: false, error: String(error) });
+      throw error;
+    }
     const where = pdf ? 'The PDF is attached.' : `Download the PDF: ${pdfUrl}`;
     const author = input.model && `Written by ${modelCredit(input.model, input.modelNote)}.`;
     try {
