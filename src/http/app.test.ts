@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
-import { reportIdsFor } from '../domain/ids';
+import { reportIdsFor, reportIdsOfWorkflow } from '../domain/ids';
 import type { ReportStatusView } from '../domain/report-status';
 import { MemoryInbox } from '../storage/testing/memory-inbox';
 import { buildApp, type ApiApp, type ApiDeps } from './app';
@@ -51,7 +51,7 @@ function fakeTemporal() {
 
 const running = (workflowId: string): ReportStatusView => ({
   workflowId,
-  reportId: reportIdsFor(workflowId.slice('report-'.length)).reportId,
+  reportId: reportIdsOfWorkflow(workflowId)!.reportId,
   status: 'RUNNING',
   stage: 'createPdf',
   progress: 0.2,
@@ -114,7 +114,7 @@ describe('the API over fakes (app.inject)', () => {
         });
       },
       requireRunning: async (id) => {
-        const { workflowId, reportId } = reportIdsFor(id.slice('report-'.length));
+        const { workflowId, reportId } = reportIdsOfWorkflow(id)!;
         return { workflowId, reportId };
       },
       list: async () => ({ reports: [] }),
@@ -150,12 +150,15 @@ describe('the API over fakes (app.inject)', () => {
     assert.equal(request?.reportId, ids.reportId);
     assert.equal(request?.source, 'http');
 
-    // The acknowledged start is noted a moment after the answer; then a copy needs no new start.
+    // A copy asks Temporal again (the start policy returns the same workflow) and is a 200.
     await waitFor(() => inbox.rows.get('order-1')?.started === true);
     const again = await start(api, body(), 'order-1');
     assert.equal(again.statusCode, 200);
     assert.equal(again.json<{ created: boolean }>().created, false);
-    assert.equal(temporal.calls.starts.length, 1, 'no second start');
+    assert.deepEqual(
+      temporal.calls.starts.map((s) => s.workflowId),
+      [ids.workflowId, ids.workflowId],
+    );
   });
 
   it('keys a request without Idempotency-Key by its body', async () => {
@@ -215,7 +218,10 @@ describe('the API over fakes (app.inject)', () => {
     temporal.state.startFails = false;
     const retried = await start(api, body(), 'down-2');
     assert.equal(retried.statusCode, 200);
-    assert.equal(temporal.calls.starts.length, 1);
+    assert.deepEqual(
+      temporal.calls.starts.map((s) => s.workflowId),
+      ['report-down-2'],
+    );
   });
 
   it("passes the reader's answers and errors through as they are", async () => {

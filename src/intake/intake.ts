@@ -52,9 +52,9 @@ export interface IntakeDeps {
 /**
  * Admits report requests, from the request topic and the API alike: checks each, derives its
  * ids, records it in the inbox (which tells a new request from a duplicate or a conflict), and
- * starts its one workflow. A duplicate is started too unless Temporal already acknowledged the
- * key's start: the first attempt may have been recorded and then lost before it reached
- * Temporal, and the start policy makes a second start find the first.
+ * starts its one workflow. A duplicate is started too (unless it came from Kafka and Temporal
+ * already acknowledged the key's start): the first attempt may have been recorded and then lost
+ * before it reached Temporal, and the start policy makes a second start find the first.
  */
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
@@ -106,7 +106,10 @@ export class Intake {
         );
         return { outcome: 'refused', error, ids };
       }
-      const needsStart = verdict.outcome === 'new' || !verdict.started;
+      // A copy from Kafka whose key's start Temporal acknowledged needs no round trip: a replay
+      // brings them by the thousand. An API call always asks: a person re-sending a request
+      // whose run was terminated gets a new run, as the start policy allows.
+      const needsStart = verdict.outcome === 'new' || !verdict.started || source === 'http';
       const started = (needsStart ? startOnce(request) : Promise.resolve()).then(() => {
         this.deps.metrics?.workflowStarts.inc({
           source,
