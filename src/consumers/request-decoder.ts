@@ -1,7 +1,8 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { reportRequestedName } from '../contracts';
 import { RequestRejectedError } from '../domain/request-validation';
 
-const REQUEST_SCHEMA_NAME = 'reportpipeline.events.ReportRequested';
+const REQUEST_SCHEMA_NAME = reportRequestedName;
 /** What the registry client parses a schema into; its Avro schemas are avsc types. */
 type RegistrySchema = Awaited<ReturnType<SchemaRegistry['getSchema']>>;
 type AvroType = Parameters<

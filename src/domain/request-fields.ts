@@ -79,11 +79,15 @@ export const requesterField = z.object({
   email: emailField,
 });
 
+/** What an idempotency key may hold, as a character class; a workflow id's pattern uses it too. */
+export const KEY_CHARACTERS = 'A-Za-z0-9._:@-';
+export const KEY_MAX_LENGTH = 200;
+
 export const idempotencyKeyField = z
   .string()
   .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._:@-]+$/, 'only letters, digits and . _ : @ - are allowed');
+  .max(KEY_MAX_LENGTH)
+  .regex(new RegExp(`^[${KEY_CHARACTERS}]+$`), 'only letters, digits and . _ : @ - are allowed');
 
 export const optionFields = {
   model: plainText(1, 100).regex(KEPT_BY_TRIM, 'must not be blank'),

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { STAGES } from '../domain/report';
 import type { ReportStatusView } from '../domain/report-status';
+import { workflowIdFor } from '../domain/ids';
 import {
   correlationIdField,
   idempotencyKeyField,
+  KEY_CHARACTERS,
+  KEY_MAX_LENGTH,
   optionFields,
   promptField,
   requesterField,
@@ -41,7 +44,10 @@ export const idempotencyKeyHeader = idempotencyKeyField.optional().meta({
 export const workflowIdParams = z.object({
   id: z
     .string()
-    .regex(/^report-[A-Za-z0-9._:@-]{1,200}$/, 'expected a workflow id such as report-<key>')
+    .regex(
+      new RegExp(`^${workflowIdFor('')}[${KEY_CHARACTERS}]{1,${KEY_MAX_LENGTH}}$`),
+      'expected a workflow id such as report-<key>',
+    )
     .meta({ description: 'Workflow id, `report-<idempotencyKey>`' }),
 });
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { reportRequestedSchema } from '../../src/contracts';
 import { config, uniqueName } from '../../testing/stack-env';
 
 interface AvroRecordSchema {
@@ -12,9 +11,7 @@ interface AvroRecordSchema {
   fields: { name: string; type: unknown; default?: unknown }[];
 }
 
-const reportRequested = JSON.parse(
-  readFileSync(join(__dirname, '..', '..', 'avro', 'report-requested.avsc'), 'utf8'),
-) as AvroRecordSchema;
+const reportRequested = JSON.parse(reportRequestedSchema) as AvroRecordSchema;
 
 const sample = {
   idempotencyKey: 'order-42',
