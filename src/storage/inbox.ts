@@ -31,11 +31,6 @@ interface UpsertedRow {
 export class Inbox {
   constructor(private readonly dataSource: DataSource) {}
 
-  async record(entry: InboxEntryInput): Promise<InboxOutcome> {
-    const [verdict] = await this.recordAll([entry]);
-    return verdict!.outcome;
-  }
-
   /**
    * Records requests in the order given (a batch in offset order) with two statements however
    * many there are: within the batch, the first request of a key is compared with what the
