@@ -140,10 +140,11 @@ interface Pipeline {
 /** The runtime settings the worker Deployment gives its container, so the bench runs it alike. */
 function workerDeploymentEnv(): Record<string, string> {
   const deployment = parse(readFileSync(join(root, 'k8s/base/worker-deployment.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } };
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
   };
   const env = deployment.spec.template.spec.containers[0]?.env ?? [];
-  return Object.fromEntries(env.map((e) => [e.name, e.value]));
+  // Only literal values: secrets (valueFrom) come from the bench's own configuration.
+  return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
 }
 
 async function startPipeline(base: Config): Promise<Pipeline> {
