@@ -10,6 +10,7 @@ import type { PdfRenderer } from './pdf/pdf-render-pool';
 import { createCompensationActivities } from './compensation-activities';
 import { createCreatePdfActivity } from './create-pdf-activity';
 import { createPublishOutcomeActivity } from './publish-outcome-activity';
+import { createReviewActivities } from './review-activities';
 import { createSendNotificationActivity, type MailSettings } from './send-notification-activity';
 import { createStoreReportMetadataActivity } from './store-report-metadata-activity';
 
@@ -43,6 +44,7 @@ export const createActivities = (deps: ActivityDeps) => ({
     publicBaseUrl: deps.mailSettings.publicBaseUrl,
     mailFrom: deps.mailSettings.from,
   }),
+  ...createReviewActivities(deps),
   ...createCompensationActivities(deps),
 });
 

@@ -3,7 +3,8 @@ import { currentWorkflow } from './context';
 import { messageIdFor, subjectFor } from './send-notification-activity';
 import { startedTimings, type NotificationResult, type ReportResult } from '../domain/report';
 import { eventIdFor } from '../domain/ids';
-import type { EventPayloads, EventTopics } from '../contracts';
+import type { EventPayloads, EventTopics, ReviewOutcome } from '../contracts';
+import type { ReviewDecision } from '../domain/review';
 import type { OutboxEventType } from '../entities/outbox-event';
 import type { NewOutboxEvent } from '../storage/outbox';
 import type { ReportStore } from '../storage/report-store';
@@ -67,6 +68,7 @@ export function createPublishOutcomeActivity(deps: {
         model: result.model ?? null,
         timings: durations,
         completedAt: now,
+        review: reviewOutcome(result.review?.decision),
       });
     } else {
       event('ReportFailed', {
@@ -78,6 +80,7 @@ export function createPublishOutcomeActivity(deps: {
         message: result.failure?.message ?? result.status,
         compensated: result.compensated,
         failedAt: now,
+        review: reviewOutcome(result.review?.decision),
       });
     }
     if (input.notification) {
@@ -104,5 +107,17 @@ export function createPublishOutcomeActivity(deps: {
       eventIds: events.map((e) => e.eventId),
       attempt: Context.current().info.attempt,
     };
+  };
+}
+
+/** A review decision as the events carry it; null when there was no review (or no decision). */
+function reviewOutcome(decision: ReviewDecision | undefined): ReviewOutcome | null {
+  if (!decision) return null;
+  return {
+    decision: decision.decision,
+    reviewer: decision.reviewer ?? null,
+    automatic: decision.automatic,
+    comment: decision.comment ?? null,
+    decidedAt: Date.parse(decision.decidedAt),
   };
 }

@@ -66,6 +66,14 @@ const requests = z.object({
   PROMPT_MAX_CHARS: positiveInt(20_000),
 });
 
+/**
+ * How long the API waits for a worker to apply a review decision before answering 202: Temporal
+ * holds the decision and a worker applies it when one runs again.
+ */
+const reviews = z.object({
+  REVIEW_DECISION_WAIT_MS: positiveInt(10_000),
+});
+
 const worker = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
   /** Activities of the report task queue running at once per worker (the PDF, the email). */
@@ -176,6 +184,7 @@ export const apiConfigSchema = z.object({
   ...database.shape,
   ...temporal.shape,
   ...requests.shape,
+  ...reviews.shape,
   ...http.shape,
 });
 

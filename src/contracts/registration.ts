@@ -1,7 +1,7 @@
 import { SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config/config';
 import type { OutboxEventType } from '../entities/outbox-event';
-import { eventSchemas, reportRequestedSchema } from './schemas';
+import { eventSchemas, reportRequestedSchema, reviewDecisionSchema } from './schemas';
 
 /** Where each outbox event type is published. */
 export type EventTopics = Record<OutboxEventType, { topic: string }>;
@@ -31,6 +31,12 @@ async function register(registry: SchemaRegistry, schema: string, topic: string)
 /** Registers ReportRequested for the request topic; returns the id to read it with. */
 export const registerRequestSchema = (registry: SchemaRegistry, topic: string): Promise<number> =>
   register(registry, reportRequestedSchema, topic);
+
+/** Registers ReviewDecision for the review-decisions topic; returns its id. */
+export const registerReviewDecisionSchema = (
+  registry: SchemaRegistry,
+  topic: string,
+): Promise<number> => register(registry, reviewDecisionSchema, topic);
 
 /** Registers one event type's schema under `<topic>-value`; returns the id to encode with. */
 export const registerEventSchema = (

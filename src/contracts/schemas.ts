@@ -17,6 +17,9 @@ export const reportRequestedName = (() => {
   return namespace ? `${namespace}.${name}` : name;
 })();
 
+/** ReviewDecision: what upstream systems write to the review-decisions topic. */
+export const reviewDecisionSchema = avsc('review-decision.avsc');
+
 /** The schema each outbox event type is encoded with. */
 export const eventSchemas: Record<OutboxEventType, string> = {
   ReportCompleted: avsc('report-completed.avsc'),

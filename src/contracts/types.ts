@@ -1,4 +1,5 @@
 import type { Stage, TokenUsage } from '../domain/report';
+import type { ReviewVerdict } from '../domain/review';
 
 // The registry's codec reads timestamp-millis as a plain number, and an unset ["null", T] as null.
 // contracts.test.ts encodes a sample of each type with its .avsc, so the two cannot drift apart.
@@ -12,6 +13,25 @@ export interface ReportRequested {
   /** Milliseconds since the epoch. */
   requestedAt: number;
   correlationId: string | null;
+  review: { reviewers: string[]; timeoutSeconds: number; onTimeout: ReviewVerdict } | null;
+}
+
+/** A review decision as the events carry it. */
+export interface ReviewOutcome {
+  decision: ReviewVerdict;
+  /** Null for an automatic decision. */
+  reviewer: string | null;
+  automatic: boolean;
+  comment: string | null;
+  decidedAt: number;
+}
+
+/** A decision from an upstream system (avro/review-decision.avsc). */
+export interface ReviewDecisionRecord {
+  idempotencyKey: string;
+  reviewer: string;
+  decision: ReviewVerdict;
+  comment: string | null;
 }
 
 /** avro/report-completed.avsc */
@@ -26,6 +46,8 @@ export interface ReportCompleted {
   /** Milliseconds per finished stage. */
   timings: Record<string, number | null>;
   completedAt: number;
+  /** The decision that let it through, when it was reviewed. */
+  review: ReviewOutcome | null;
 }
 
 /** avro/report-failed.avsc */
@@ -39,6 +61,8 @@ export interface ReportFailed {
   message: string;
   compensated: string[];
   failedAt: number;
+  /** Who rejected it and why, for a report rejected in review. */
+  review: ReviewOutcome | null;
 }
 
 /** avro/email-notification.avsc */

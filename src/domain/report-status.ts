@@ -5,6 +5,7 @@
  */
 import {
   STAGES,
+  stagesOf,
   startedTimings,
   type ReportProgress,
   type ReportResult,
@@ -100,13 +101,13 @@ export function statusView(execution: ReportExecution): ReportStatusView {
         return {
           ...base,
           ...toldView(execution.progress),
-          status: 'RUNNING',
+          status: execution.progress.status === 'AWAITING_REVIEW' ? 'AWAITING_REVIEW' : 'RUNNING',
           current: execution.current,
         };
       // No worker answered the query: what the search attributes know is still worth showing.
       return {
         ...base,
-        status: 'RUNNING',
+        status: execution.stage === 'review' ? 'AWAITING_REVIEW' : 'RUNNING',
         stage: isStage(execution.stage) ? execution.stage : 'callLlm',
         progress: 0,
         stagesCompleted: [],
@@ -156,6 +157,8 @@ export function listedStatus(
   executionStatus: string,
   stage: string | undefined,
 ): { status: ReportStatus; stage?: Stage | 'done' } {
+  if (executionStatus === 'RUNNING' && stage === 'review')
+    return { status: 'AWAITING_REVIEW', stage };
   return {
     status:
       executionStatus === 'COMPLETED' && isReportStatus(stage)
@@ -172,7 +175,10 @@ function toldView(
   return {
     status: told.status,
     stage: told.stage,
-    progress: told.status === 'COMPLETED' ? 1 : told.stagesCompleted.length / STAGES.length,
+    progress:
+      told.status === 'COMPLETED'
+        ? 1
+        : told.stagesCompleted.length / stagesOf(told.review !== undefined).length,
     stagesCompleted: told.stagesCompleted,
     timings: startedTimings(told.timings),
     usage: told.usage,
@@ -181,11 +187,20 @@ function toldView(
     notification: told.notification,
     failure: told.failure,
     compensated: told.compensated,
+    review: told.review,
   };
 }
 
 const isStage = (value: unknown): value is Stage =>
   typeof value === 'string' && (STAGES as readonly string[]).includes(value);
 
+const REPORT_STATUSES: readonly string[] = [
+  'RUNNING',
+  'AWAITING_REVIEW',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
+] satisfies ReportStatus[];
 const isReportStatus = (value: unknown): value is ReportStatus =>
-  value === 'RUNNING' || value === 'COMPLETED' || value === 'FAILED' || value === 'CANCELLED';
+  typeof value === 'string' && REPORT_STATUSES.includes(value);

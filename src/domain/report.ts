@@ -1,3 +1,5 @@
+import type { ReviewPolicy, ReviewState } from './review';
+
 /**
  * The report's vocabulary, shared by the workflow, its activities, the consumer and the API.
  * Pure types and constants only: workflow code imports this file.
@@ -25,18 +27,27 @@ export interface ReportRequest {
   requestedAt: string;
   correlationId?: string;
   source: 'kafka' | 'http' | 'demo' | 'test';
+  /** Absent: no review, the report is mailed as soon as its PDF is stored. */
+  review?: ReviewPolicy;
 }
 
 export const STAGES = [
   'callLlm',
   'createPdf',
   'storeReportMetadata',
+  'review',
   'sendNotification',
   'publish',
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
-export type ReportStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export type ReportStatus =
+  'RUNNING' | 'AWAITING_REVIEW' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
+export type FinalStatus = Exclude<ReportStatus, 'RUNNING' | 'AWAITING_REVIEW'>;
+
+/** The stages a report goes through: `review` only when its request asked for one. */
+export const stagesOf = (reviewed: boolean): readonly Stage[] =>
+  reviewed ? STAGES : STAGES.filter((stage) => stage !== 'review');
 
 export interface TokenUsage {
   promptTokens: number;
@@ -116,10 +127,12 @@ export interface ReportProgress {
   notification?: NotificationStatus;
   failure?: ReportFailure;
   compensated: string[];
+  /** Present when the request asked for review: who may decide, until when, and the decision. */
+  review?: ReviewState;
 }
 
 export interface ReportResult extends ReportProgress {
-  status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  status: FinalStatus;
   pdf?: { ref: FileRef; pages: number };
   title?: string;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REVIEW_LIMITS, REVIEW_VERDICTS } from './review';
 
 /**
  * The fields of a report request, as one set of rules for both ways in: the consumer validates
@@ -96,3 +97,36 @@ export const optionFields = {
 };
 
 export const correlationIdField = plainText(0, 200);
+
+/** Someone who may decide on a report: an id as the reviewing system knows them. */
+export const reviewerField = plainText(1, 200).regex(KEPT_BY_TRIM, 'must not be blank');
+
+export const reviewVerdictField = z.enum(REVIEW_VERDICTS);
+
+/** What a request asks of its review: who decides, how long to wait, what happens then. */
+export const reviewField = z
+  .strictObject({
+    reviewers: z
+      .array(reviewerField)
+      .min(1)
+      .max(REVIEW_LIMITS.maxReviewers)
+      .refine((ids) => new Set(ids).size === ids.length, 'must not name a reviewer twice')
+      .meta({ description: 'Who may decide; nobody else can' }),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(REVIEW_LIMITS.minTimeoutSeconds)
+      .max(REVIEW_LIMITS.maxTimeoutSeconds)
+      .meta({
+        description: 'How long to wait for a decision once the PDF is stored (at most 30 days)',
+      }),
+    onTimeout: reviewVerdictField.meta({
+      description: 'Applied, and recorded as automatic, when nobody decides in time',
+    }),
+  })
+  .meta({
+    description:
+      'Hold the report for a human decision after its PDF is stored and before it is mailed and announced. Absent: no review.',
+  });
+
+export const reviewCommentField = plainText(0, REVIEW_LIMITS.maxCommentChars);

@@ -9,6 +9,7 @@ import {
   promptField,
   promptLength,
   requesterField,
+  reviewField,
 } from './request-fields';
 
 /** Why a request record was refused; the DLQ's `dlq-reason` header carries it. */
@@ -54,13 +55,14 @@ const requestSchema = z.object({
     .nullish(),
   requestedAt: z.union([z.number(), z.date(), z.string()]).optional(),
   correlationId: correlationIdField.nullish(),
+  review: reviewField.nullish(),
 });
 
 export type ValidRequest = Omit<ReportRequest, 'reportId'>;
 
 /**
  * Checks a decoded request (from Kafka or HTTP) and normalises it. The payload hash covers what
- * the report is made from (prompt, requester, options), so a re-sent request with a new
+ * the report is made from (prompt, requester, options, review), so a re-sent request with a new
  * timestamp is still the same request. An API call may come without a key: it is keyed by that
  * hash, so sending the same body again finds the same report. A Kafka record must carry one.
  */
@@ -93,7 +95,8 @@ export function validateRequest(
   };
   const now = limits.now ?? Date.now();
   const requestedAt = requestedAtOf(value.requestedAt, now);
-  const payloadHash = payloadHashOf(prompt, value.requester, options);
+  const review = value.review ?? undefined;
+  const payloadHash = payloadHashOf(prompt, value.requester, options, review);
   const idempotencyKey =
     value.idempotencyKey ?? (source === 'http' ? keyOfUnkeyedRequest(payloadHash) : undefined);
   if (idempotencyKey === undefined)
@@ -106,6 +109,7 @@ export function validateRequest(
     requestedAt: requestedAt.toISOString(),
     ...(value.correlationId ? { correlationId: value.correlationId } : {}),
     source,
+    ...(review ? { review } : {}),
   };
   return { request, payloadHash };
 }
@@ -114,19 +118,19 @@ function payloadHashOf(
   prompt: string,
   requester: { id: string; email: string },
   options: ReportRequest['options'],
+  review: ReportRequest['review'],
 ): string {
-  return createHash('sha256')
-    .update(
-      JSON.stringify([
-        prompt,
-        requester.id,
-        requester.email,
-        options.model ?? null,
-        options.maxTokens ?? null,
-        options.language ?? null,
-      ]),
-    )
-    .digest('hex');
+  const fields: unknown[] = [
+    prompt,
+    requester.id,
+    requester.email,
+    options.model ?? null,
+    options.maxTokens ?? null,
+    options.language ?? null,
+  ];
+  // Only when asked for: the hashes of requests without review stay what they always were.
+  if (review) fields.push([review.reviewers, review.timeoutSeconds, review.onTimeout]);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
 /**

@@ -8,6 +8,7 @@ import { AddOutboxPublishError1763750000000 } from './migrations/1763750000000-a
 import { CreateInbox1763760000000 } from './migrations/1763760000000-create-inbox';
 import { AddInboxStartedAt1763770000000 } from './migrations/1763770000000-add-inbox-started-at';
 import { AddOutboxTopic1763780000000 } from './migrations/1763780000000-add-outbox-topic';
+import { AddReportReview1763790000000 } from './migrations/1763790000000-add-report-review';
 import { OutboxEvent } from './outbox-event';
 import { Report } from './report';
 import { ReportFile } from './report-file';
@@ -19,6 +20,7 @@ export const migrations = [
   CreateInbox1763760000000,
   AddInboxStartedAt1763770000000,
   AddOutboxTopic1763780000000,
+  AddReportReview1763790000000,
 ];
 
 /** The schema is owned by migrations (`npm run migrate`); TypeORM never synchronizes it. */

@@ -1,7 +1,9 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import type { ReportFailure, StageTiming } from '../domain/report';
+import type { ReviewVerdict } from '../domain/review';
 
-export type StoredReportStatus = 'STORED' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'ROLLED_BACK';
+export type StoredReportStatus =
+  'STORED' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REJECTED' | 'ROLLED_BACK';
 
 /** One row per report: its request, what the LLM used, where the PDF is, and how it ended. */
 @Entity({ name: 'reports' })
@@ -58,6 +60,35 @@ export class Report {
 
   @Column({ type: 'jsonb', nullable: true })
   failure!: ReportFailure | null;
+
+  /** Who may review; null when the request asked for no review (as are the columns below). */
+  @Column({ type: 'jsonb', nullable: true })
+  reviewers!: string[] | null;
+
+  @Column({ name: 'review_on_timeout', type: 'text', nullable: true })
+  reviewOnTimeout!: ReviewVerdict | null;
+
+  @Column({ name: 'review_waiting_since', type: 'timestamptz', nullable: true })
+  reviewWaitingSince!: Date | null;
+
+  @Column({ name: 'review_deadline', type: 'timestamptz', nullable: true })
+  reviewDeadline!: Date | null;
+
+  @Column({ name: 'review_decision', type: 'text', nullable: true })
+  reviewDecision!: ReviewVerdict | null;
+
+  /** Null for an automatic decision. */
+  @Column({ name: 'reviewed_by', type: 'text', nullable: true })
+  reviewedBy!: string | null;
+
+  @Column({ name: 'review_automatic', type: 'boolean', nullable: true })
+  reviewAutomatic!: boolean | null;
+
+  @Column({ name: 'review_comment', type: 'text', nullable: true })
+  reviewComment!: string | null;
+
+  @Column({ name: 'reviewed_at', type: 'timestamptz', nullable: true })
+  reviewedAt!: Date | null;
 
   @Column({ name: 'requested_at', type: 'timestamptz' })
   requestedAt!: Date;

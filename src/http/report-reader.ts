@@ -38,11 +38,11 @@ export class ReportReader {
   async result(workflowId: string): Promise<ReportResultView> {
     const execution = await this.executions.read(workflowId).catch(answerNotFound);
     const view = statusView(execution);
-    if (view.status === 'RUNNING') {
+    if (view.status === 'RUNNING' || view.status === 'AWAITING_REVIEW') {
       throw new ApiError(
         409,
         'REPORT_NOT_READY',
-        `the report is still running (stage ${view.stage}); follow ${linksFor(workflowId, view.reportId).events} or retry later`,
+        `the report is still ${view.status === 'RUNNING' ? 'running' : 'waiting for review'} (stage ${view.stage}); follow ${linksFor(workflowId, view.reportId).events} or retry later`,
         { stage: view.stage, progress: view.progress },
         { 'retry-after': '2' },
       );

@@ -10,6 +10,8 @@ import {
   optionFields,
   promptField,
   requesterField,
+  reviewField,
+  reviewVerdictField,
 } from '../domain/request-fields';
 
 /**
@@ -18,7 +20,15 @@ import {
  */
 
 const stage = z.enum(STAGES);
-const reportStatus = z.enum(['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']);
+const reportStatus = z.enum([
+  'RUNNING',
+  'AWAITING_REVIEW',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
+]);
+const finalStatus = z.enum(['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED']);
 
 /** Strict: a field the API does not know (a misspelt `maxToken`, say) is a 400 naming it. */
 export const generateReportBody = z
@@ -33,6 +43,7 @@ export const generateReportBody = z
       })
       .optional(),
     correlationId: correlationIdField.optional(),
+    review: reviewField.optional(),
   })
   .meta({ id: 'GenerateReportRequest' });
 
@@ -80,6 +91,27 @@ const timing = z.object({
   attempts: z.number().int(),
 });
 
+const reviewDecision = z
+  .object({
+    decision: reviewVerdictField,
+    reviewer: z.string().optional().meta({ description: 'Absent when the timeout decided' }),
+    automatic: z.boolean(),
+    comment: z.string().optional(),
+    decidedAt: z.string(),
+    waitedMs: z.number(),
+  })
+  .meta({ id: 'ReviewDecision' });
+
+const reviewState = z
+  .object({
+    reviewers: z.array(z.string()),
+    onTimeout: reviewVerdictField,
+    waitingSince: z.string(),
+    deadline: z.string().meta({ description: 'When onTimeout applies if nobody has decided' }),
+    decision: reviewDecision.optional(),
+  })
+  .meta({ id: 'ReviewState' });
+
 const failure = z.object({ stage: stage, errorType: z.string(), message: z.string() });
 const usage = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
 
@@ -89,7 +121,11 @@ export const reportStatusView = z
     reportId: z.uuid(),
     status: reportStatus,
     stage: z.union([stage, z.literal('done')]),
-    progress: z.number().min(0).max(1).meta({ description: 'Share of the five stages finished' }),
+    progress: z
+      .number()
+      .min(0)
+      .max(1)
+      .meta({ description: 'Share of the report’s stages finished (five, six with review)' }),
     stagesCompleted: z.array(stage),
     timings: z.record(z.string(), timing),
     current: z
@@ -112,6 +148,9 @@ export const reportStatusView = z
     notification: z.enum(['SENT', 'FAILED', 'SKIPPED']).optional(),
     failure: failure.optional(),
     compensated: z.array(z.string()),
+    review: reviewState
+      .optional()
+      .meta({ description: 'When the request asked for review: who, until when, the decision' }),
     startedAt: z.string(),
     closedAt: z.string().optional(),
   })
@@ -119,7 +158,7 @@ export const reportStatusView = z
 
 export const reportResultView = reportStatusView
   .extend({
-    status: z.enum(['COMPLETED', 'FAILED', 'CANCELLED']),
+    status: finalStatus,
     title: z.string().optional(),
     pdf: z
       .object({

@@ -87,6 +87,19 @@ export function createServiceMetrics(registry: Registry) {
       labelNames: ['status'] as const,
       registers,
     }),
+    reviewDecisions: new Counter({
+      name: 'report_review_decisions_total',
+      help: 'Review decisions, by decision (approve, reject) and who made it (reviewer, timeout)',
+      labelNames: ['decision', 'by'] as const,
+      registers,
+    }),
+    reviewWait: new Histogram({
+      name: 'report_review_wait_seconds',
+      help: 'How long reports waited for their review decision, by who made it (reviewer, timeout)',
+      labelNames: ['by'] as const,
+      buckets: [10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600],
+      registers,
+    }),
   };
 }
 

@@ -1,5 +1,6 @@
-import { In, type DataSource, type EntityManager } from 'typeorm';
+import { In, IsNull, Not, type DataSource, type EntityManager } from 'typeorm';
 import type { ReportFailure, StageTiming } from '../domain/report';
+import type { ReviewDecision, ReviewState } from '../domain/review';
 import { Report, type StoredReportStatus } from '../entities/report';
 import { Outbox, type NewOutboxEvent } from './outbox';
 
@@ -23,7 +24,7 @@ export interface ReportRecord {
 
 export interface ReportOutcome {
   reportId: string;
-  status: Extract<StoredReportStatus, 'COMPLETED' | 'FAILED' | 'CANCELLED'>;
+  status: Extract<StoredReportStatus, 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REJECTED'>;
   timings: Record<string, StageTiming>;
   notificationStatus: string | null;
   failure: ReportFailure | null;
@@ -49,6 +50,46 @@ export class ReportStore {
   async findMany(reportIds: readonly string[]): Promise<Report[]> {
     if (reportIds.length === 0) return [];
     return this.dataSource.getRepository(Report).findBy({ id: In([...reportIds]) });
+  }
+
+  /** The review has begun: who may decide and until when. Re-running it changes nothing. */
+  async openReview(reportId: string, review: ReviewState): Promise<void> {
+    await this.dataSource.getRepository(Report).update(
+      { id: reportId, reviewDecision: IsNull() },
+      {
+        reviewers: review.reviewers,
+        reviewOnTimeout: review.onTimeout,
+        reviewWaitingSince: new Date(review.waitingSince),
+        reviewDeadline: new Date(review.deadline),
+      },
+    );
+  }
+
+  /** Records the decision once; false when it was already recorded (or there is no row). */
+  async closeReview(reportId: string, decision: ReviewDecision): Promise<boolean> {
+    const result = await this.dataSource.getRepository(Report).update(
+      { id: reportId, reviewDecision: IsNull() },
+      {
+        reviewDecision: decision.decision,
+        reviewedBy: decision.reviewer ?? null,
+        reviewAutomatic: decision.automatic,
+        reviewComment: decision.comment ?? null,
+        reviewedAt: new Date(decision.decidedAt),
+      },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * Reports waiting for a decision, longest-waiting first. A report cancelled while it waited
+   * is rolled back, and no longer listed.
+   */
+  async pendingReviews(limit: number): Promise<Report[]> {
+    return this.dataSource.getRepository(Report).find({
+      where: { reviewWaitingSince: Not(IsNull()), reviewDecision: IsNull(), status: 'STORED' },
+      order: { reviewWaitingSince: 'ASC', id: 'ASC' },
+      take: limit,
+    });
   }
 
   /** Compensation: the report is kept for the record but marked as undone. */

@@ -50,12 +50,15 @@ export interface ExecutionStanding extends ReportIds {
 
 /**
  * The visibility query listing report workflows. A running report is found by its execution
- * status; an ended one by the status the workflow wrote into ReportStage as it ended.
+ * status (one waiting for review also by its stage); an ended one by the status the workflow
+ * wrote into ReportStage as it ended.
  */
 export function reportsQuery(filter: ReportFilter): string {
   const clauses = [`WorkflowType = ${literal(REPORT_WORKFLOW_TYPE)}`];
   if (filter.requesterId) clauses.push(`${requesterIdKey.name} = ${literal(filter.requesterId)}`);
   if (filter.status === 'RUNNING') clauses.push("ExecutionStatus = 'Running'");
+  else if (filter.status === 'AWAITING_REVIEW')
+    clauses.push(`ExecutionStatus = 'Running' AND ${reportStageKey.name} = 'review'`);
   else if (filter.status) clauses.push(`${reportStageKey.name} = ${literal(filter.status)}`);
   return clauses.join(' AND ');
 }

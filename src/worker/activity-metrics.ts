@@ -1,6 +1,7 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { LlmResult, PdfResult } from '../domain/report';
 import type { PublishOutcomeInput } from '../activities/publish-outcome-activity';
+import type { ReviewDecision } from '../domain/review';
 import { estimatedCostUsd, modelLabel, type ServiceMetrics } from '../observability/metrics';
 
 /**
@@ -53,6 +54,15 @@ function record(
       const pdf = result as PdfResult;
       metrics.pdfSize.observe(pdf.pdf.bytes);
       metrics.pdfRender.observe(pdf.renderMs / 1000);
+      return;
+    }
+    case 'closeReview': {
+      // Counted when first recorded: a retried bookkeeping step counts nothing twice.
+      if (!(result as { recorded: boolean }).recorded) return;
+      const { decision } = arg as { decision: ReviewDecision };
+      const by = decision.automatic ? 'timeout' : 'reviewer';
+      metrics.reviewDecisions.inc({ decision: decision.decision.toLowerCase(), by });
+      metrics.reviewWait.observe({ by }, decision.waitedMs / 1000);
       return;
     }
     case 'publishOutcome': {

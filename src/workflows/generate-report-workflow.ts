@@ -4,8 +4,10 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
   defineQuery,
   defineSignal,
+  defineUpdate,
   isCancellation,
   log,
   patched,
@@ -29,12 +31,27 @@ import {
   type ReportResult,
   type Stage,
 } from '../domain/report';
+import {
+  describeDecision,
+  refuseDecision,
+  REVIEW_REJECTED,
+  type ReviewDecision,
+  type ReviewDecisionInput,
+  type ReviewPolicy,
+  type ReviewState,
+} from '../domain/review';
 import { llmTaskQueueFor } from '../domain/task-queues';
 import { reportStageKey } from './search-attributes';
 
 export const progressQuery = defineQuery<ReportProgress>('progress');
 /** Cancels the report; compensations run and it ends CANCELLED. Same effect as cancelling the workflow. */
 export const cancelSignal = defineSignal<[reason?: string]>('cancel');
+/**
+ * A reviewer's decision on a report waiting for review. Its validator refuses, and nothing is
+ * recorded, when the report is not waiting, was already decided, or the reviewer is not one of
+ * the request's; it answers with the decision as recorded.
+ */
+export const reviewUpdate = defineUpdate<ReviewDecision, [ReviewDecisionInput]>('review');
 
 // Retry policies and timeouts per step (the design's workflow table). The LLM call runs on the
 // LLM task queue (its own slots, sized to the provider); the start-to-close covers waiting for
@@ -112,6 +129,17 @@ function reportActivities(taskQueue: string) {
   return { callLlm, storeReportMetadata, publishOutcome, deletePdf, markReportRolledBack };
 }
 
+// The review's bookkeeping, only in reports that ask for one (so older histories never meet it).
+const { openReview } = proxyLocalActivities<ReportActivities>(storeOptions);
+const { closeReview } = proxyLocalActivities<ReportActivities>(bookkeepingOptions);
+
+/** How a report that did not complete ends. */
+function endStatus(error: unknown): Exclude<ReportResult['status'], 'COMPLETED'> {
+  if (isCancellation(error)) return 'CANCELLED';
+  if (error instanceof ApplicationFailure && error.type === REVIEW_REJECTED) return 'REJECTED';
+  return 'FAILED';
+}
+
 function describeFailure(stage: Stage, error: unknown): ReportFailure {
   if (isCancellation(error))
     return { stage, errorType: 'Cancelled', message: 'the report was cancelled' };
@@ -146,6 +174,70 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
     log.info('cancel requested', { reportId: request.reportId, reason });
     main.cancel();
   });
+
+  setHandler(
+    reviewUpdate,
+    (input) => {
+      const review = state.review!;
+      const decidedAt = Date.now();
+      review.decision = {
+        decision: input.decision,
+        reviewer: input.reviewer,
+        automatic: false,
+        ...(input.comment ? { comment: input.comment } : {}),
+        decidedAt: new Date(decidedAt).toISOString(),
+        waitedMs: decidedAt - Date.parse(review.waitingSince),
+      };
+      return review.decision;
+    },
+    {
+      validator: (input) => {
+        const refusal = refuseDecision(state.review, state.status === 'AWAITING_REVIEW', input);
+        if (refusal) throw ApplicationFailure.create({ ...refusal, nonRetryable: true });
+      },
+    },
+  );
+
+  /**
+   * Waits for a reviewer, or until the deadline, when the onTimeout decision is applied and
+   * recorded as automatic. The wait is a durable timer: it runs out even while no worker runs.
+   * A rejection fails the report, which compensates it like any other failure.
+   */
+  async function awaitReview(policy: ReviewPolicy): Promise<{ attempt: number }> {
+    const waitingSince = Date.now();
+    const review: ReviewState = {
+      reviewers: policy.reviewers,
+      onTimeout: policy.onTimeout,
+      waitingSince: new Date(waitingSince).toISOString(),
+      deadline: new Date(waitingSince + policy.timeoutSeconds * 1000).toISOString(),
+    };
+    await openReview({ reportId: request.reportId, review });
+    state.review = review;
+    state.status = 'AWAITING_REVIEW';
+    const remainingMs = Math.max(1, Date.parse(review.deadline) - Date.now());
+    try {
+      if (!(await condition(() => review.decision !== undefined, remainingMs))) {
+        const decidedAt = Date.now();
+        review.decision = {
+          decision: policy.onTimeout,
+          automatic: true,
+          decidedAt: new Date(decidedAt).toISOString(),
+          waitedMs: decidedAt - waitingSince,
+        };
+      }
+    } finally {
+      state.status = 'RUNNING';
+    }
+    const decision = review.decision!;
+    await closeReview({ reportId: request.reportId, decision });
+    if (decision.decision === 'REJECT')
+      throw ApplicationFailure.create({
+        type: REVIEW_REJECTED,
+        message: `rejected in review: ${describeDecision(decision)}`,
+        nonRetryable: true,
+      });
+    return { attempt: 1 };
+  }
 
   async function step<T extends { attempt: number }>(
     stage: Stage,
@@ -208,6 +300,11 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
         }),
       );
 
+      if (request.review) {
+        const policy = request.review;
+        await step('review', () => awaitReview(policy));
+      }
+
       // Lenient: a notification that cannot be sent is recorded, and the report still completes.
       try {
         notification = await step('sendNotification', () =>
@@ -237,8 +334,7 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
       state.notification = notification.status;
     });
   } catch (error: unknown) {
-    const cancelled = isCancellation(error);
-    state.status = cancelled ? 'CANCELLED' : 'FAILED';
+    state.status = endStatus(error);
     state.failure = describeFailure(state.stage === 'done' ? 'publish' : state.stage, error);
     log.warn('report did not complete; compensating', {
       reportId: request.reportId,
@@ -258,11 +354,7 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
           });
         }
       }
-      const ended: ReportResult = {
-        ...state,
-        status: state.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED',
-        stage: 'done',
-      };
+      const ended: ReportResult = { ...state, status: endStatus(error), stage: 'done' };
       await publishOutcome({ result: ended, idempotencyKey: request.idempotencyKey });
       return ended;
     });

@@ -10,6 +10,7 @@ import type { DataSource } from 'typeorm';
 import type { FileRef, ReportFailure } from '../../domain/report';
 import type { EmailLedgerEntry } from '../../entities/email-ledger-entry';
 import type { Report } from '../../entities/report';
+import type { ReviewDecision, ReviewState } from '../../domain/review';
 import type { NewOutboxEvent } from '../../storage/outbox';
 import {
   unclaimable,
@@ -119,6 +120,19 @@ export class InMemoryFileStore implements Pick<ReportFileStore, 'find' | 'save' 
  * name that class, whose private DataSource makes it nominal; every method is overridden, so
  * the DataSource is never used.
  */
+/** A row's review columns before any review began. */
+const noReview = {
+  reviewers: null,
+  reviewOnTimeout: null,
+  reviewWaitingSince: null,
+  reviewDeadline: null,
+  reviewDecision: null,
+  reviewedBy: null,
+  reviewAutomatic: null,
+  reviewComment: null,
+  reviewedAt: null,
+} satisfies Partial<Report>;
+
 export class InMemoryReportStore extends ReportStore {
   readonly reports = new Map<string, Report>();
   readonly outbox: NewOutboxEvent[] = [];
@@ -133,6 +147,7 @@ export class InMemoryReportStore extends ReportStore {
     this.reports.set(record.id, {
       notificationStatus: null,
       createdAt: now,
+      ...noReview,
       ...existing,
       ...record,
       status: 'STORED',
@@ -144,6 +159,32 @@ export class InMemoryReportStore extends ReportStore {
 
   override async find(reportId: string): Promise<Report | null> {
     return this.reports.get(reportId) ?? null;
+  }
+
+  override async openReview(reportId: string, review: ReviewState): Promise<void> {
+    const report = this.reports.get(reportId);
+    if (!report || report.reviewDecision) return;
+    this.reports.set(reportId, {
+      ...report,
+      reviewers: review.reviewers,
+      reviewOnTimeout: review.onTimeout,
+      reviewWaitingSince: new Date(review.waitingSince),
+      reviewDeadline: new Date(review.deadline),
+    });
+  }
+
+  override async closeReview(reportId: string, decision: ReviewDecision): Promise<boolean> {
+    const report = this.reports.get(reportId);
+    if (!report || report.reviewDecision) return false;
+    this.reports.set(reportId, {
+      ...report,
+      reviewDecision: decision.decision,
+      reviewedBy: decision.reviewer ?? null,
+      reviewAutomatic: decision.automatic,
+      reviewComment: decision.comment ?? null,
+      reviewedAt: new Date(decision.decidedAt),
+    });
+    return true;
   }
 
   override async findMany(reportIds: readonly string[]): Promise<Report[]> {
