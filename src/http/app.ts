@@ -33,6 +33,7 @@ import { OpenStreams } from './progress-stream';
 import type { ReportReader } from './report-reader';
 import { operationsRoutes } from './routes/operations-routes';
 import { reportRoutes } from './routes/report-routes';
+import { reviewRoutes } from './routes/review-routes';
 import { workflowRoutes } from './routes/workflow-routes';
 import { UnmatchedRequests } from './unmatched-requests';
 
@@ -41,7 +42,7 @@ export interface ApiDeps {
   dataSource: DataSource;
   inbox: Pick<Inbox, 'recordAll' | 'markStarted'>;
   files: Pick<ReportFileStore, 'find'>;
-  reader: Pick<ReportReader, 'status' | 'result' | 'requireRunning' | 'list'>;
+  reader: Pick<ReportReader, 'status' | 'result' | 'requireRunning' | 'list' | 'pendingReviews'>;
   metrics: Registry;
   logger: Logger;
   config: Pick<
@@ -52,6 +53,7 @@ export interface ApiDeps {
     | 'HTTP_RATE_LIMIT_PER_MINUTE'
     | 'HTTP_EVENT_STREAMS_PER_CLIENT'
     | 'API_KEYS'
+    | 'REVIEW_DECISION_WAIT_MS'
   >;
 }
 
@@ -160,6 +162,7 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
     workflowRoutes(deps, intake, streams, (request) => clientOf(request, deps.config.API_KEYS)),
   );
   await app.register(reportRoutes(deps));
+  await app.register(reviewRoutes(deps));
   await app.register(pageRoutes());
   return app;
 }

@@ -21,6 +21,8 @@ export type ApiErrorCode =
   | 'PDF_NOT_FOUND'
   | 'REPORT_NOT_READY'
   | 'REPORT_ALREADY_ENDED'
+  | 'REVIEW_NOT_PENDING'
+  | 'REVIEWER_NOT_ALLOWED'
   | 'DEPENDENCY_UNAVAILABLE'
   | 'INTERNAL_ERROR';
 
@@ -52,6 +54,7 @@ export const errorBodySchema = z
 const errorMeanings: Record<number, string> = {
   400: 'The request is malformed or fails validation (`error.details` says where)',
   401: 'The API key is missing or not valid',
+  403: 'The reviewer named is not one of the report’s reviewers',
   404: 'No such report',
   409: 'Conflicts with the report’s state or with an earlier request (see `error.code`)',
   413: 'The body is larger than HTTP_BODY_LIMIT_BYTES',

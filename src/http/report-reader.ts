@@ -13,6 +13,8 @@ import { ApiError } from './errors';
 import { decodeCursor, encodeCursor } from './page-cursor';
 import {
   linksFor,
+  reviewLinkFor,
+  type PendingReviewsView,
   type ReportListQuery,
   type ReportListView,
   type ReportResultView,
@@ -83,6 +85,25 @@ export class ReportReader {
       );
     }
     return { workflowId, reportId: standing.reportId };
+  }
+
+  /** Reports waiting for a decision, longest-waiting first, from their rows. */
+  async pendingReviews(limit: number): Promise<PendingReviewsView> {
+    const rows = await this.reports.pendingReviews(limit);
+    return {
+      reviews: rows.map((row) => ({
+        workflowId: row.workflowId,
+        reportId: row.id,
+        title: row.title ?? undefined,
+        requesterId: row.requesterId,
+        pages: row.pdfPages ?? undefined,
+        reviewers: row.reviewers ?? [],
+        onTimeout: row.reviewOnTimeout ?? 'REJECT',
+        waitingSince: (row.reviewWaitingSince ?? row.createdAt).toISOString(),
+        deadline: (row.reviewDeadline ?? row.createdAt).toISOString(),
+        links: { ...linksFor(row.workflowId, row.id), review: reviewLinkFor(row.workflowId) },
+      })),
+    };
   }
 
   async list(query: ReportListQuery): Promise<ReportListView> {

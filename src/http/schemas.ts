@@ -10,6 +10,8 @@ import {
   optionFields,
   promptField,
   requesterField,
+  reviewCommentField,
+  reviewerField,
   reviewField,
   reviewVerdictField,
 } from '../domain/request-fields';
@@ -241,7 +243,59 @@ export const reportListView = z
   })
   .meta({ id: 'ReportList' });
 
+/** A decision sent through the API; who decides is named, as the request's reviewers are. */
+export const reviewDecisionBody = z
+  .strictObject({
+    reviewer: reviewerField.meta({ description: 'One of the report’s reviewers' }),
+    decision: reviewVerdictField,
+    comment: reviewCommentField
+      .optional()
+      .meta({ description: 'Why; carried by the report’s result, its event and its row' }),
+  })
+  .meta({ id: 'ReviewDecisionRequest' });
+
+export const reviewDecided = z
+  .object({
+    workflowId: z.string(),
+    status: z.literal('DECIDED'),
+    review: reviewDecision,
+    links,
+  })
+  .meta({ id: 'ReviewDecided' });
+
+export const reviewSubmitted = z
+  .object({
+    workflowId: z.string(),
+    status: z.literal('SUBMITTED'),
+    links,
+  })
+  .meta({ id: 'ReviewSubmitted' });
+
+export const pendingReviewsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const pendingReviewsView = z
+  .object({
+    reviews: z.array(
+      z.object({
+        workflowId: z.string(),
+        reportId: z.uuid(),
+        title: z.string().optional(),
+        requesterId: z.string(),
+        pages: z.number().int().optional(),
+        reviewers: z.array(z.string()),
+        onTimeout: reviewVerdictField,
+        waitingSince: z.string(),
+        deadline: z.string(),
+        links: links.extend({ review: z.string() }),
+      }),
+    ),
+  })
+  .meta({ id: 'PendingReviews' });
+
 export type { ReportStatusView };
+export type PendingReviewsView = z.output<typeof pendingReviewsView>;
 export type ReportResultView = z.output<typeof reportResultView>;
 export type ReportListView = z.output<typeof reportListView>;
 export type ReportListQuery = z.output<typeof reportListQuery>;
@@ -264,3 +318,7 @@ export function linksFor(workflowId: string, reportId: string): Links {
     pdf: `/api/reports/${reportId}/pdf`,
   };
 }
+
+/** Where a report's review decision is sent. */
+export const reviewLinkFor = (workflowId: string): string =>
+  `/api/workflows/${encodeURIComponent(workflowId)}/review`;

@@ -32,9 +32,15 @@ export const reportRoutes =
           summary: 'The report’s PDF',
           tags: ['reports'],
           params: reportIdParams,
+          querystring: z.object({
+            disposition: z
+              .enum(['attachment', 'inline'])
+              .default('attachment')
+              .meta({ description: 'inline to show it in the browser (the review preview)' }),
+          }),
           response: {
             200: {
-              description: 'The PDF, as an attachment',
+              description: 'The PDF, as an attachment or inline',
               content: {
                 'application/pdf': {
                   schema: z
@@ -58,7 +64,10 @@ export const reportRoutes =
         }
         return reply
           .type('application/pdf')
-          .header('content-disposition', `attachment; filename="report-${request.params.id}.pdf"`)
+          .header(
+            'content-disposition',
+            `${request.query.disposition}; filename="report-${request.params.id}.pdf"`,
+          )
           .header('etag', `"${file.ref.sha256}"`)
           .header('cache-control', 'private, max-age=3600')
           .send(file.data);
