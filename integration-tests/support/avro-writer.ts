@@ -43,8 +43,10 @@ export function confluentFrame(schemaId: number, body: Buffer): Buffer {
   return Buffer.concat([header, body]);
 }
 
-/** The fields of avro/report-requested.avsc, in its order. */
-export type RequestFields = ReportRequested;
+/** The fields of avro/report-requested.avsc, in its order (review may be left out: null). */
+export type RequestFields = Omit<ReportRequested, 'review'> & {
+  review?: ReportRequested['review'];
+};
 
 export type StringField =
   | 'idempotencyKey'
@@ -111,6 +113,16 @@ export function encodeRequestBody(
   nullable('options.language', fields.options.language, (v) => str('options.language', v));
   long('requestedAt', fields.requestedAt);
   nullable('correlationId', fields.correlationId, (v) => str('correlationId', v));
+  // review: a union of null and ReviewPolicy (an array block, an int, an enum index).
+  if (fields.review === null || fields.review === undefined) {
+    w.long(0);
+  } else {
+    const { reviewers, timeoutSeconds, onTimeout } = fields.review;
+    w.long(1).long(reviewers.length);
+    for (const reviewer of reviewers) w.string(reviewer);
+    if (reviewers.length > 0) w.long(0);
+    w.long(timeoutSeconds).long(onTimeout === 'APPROVE' ? 0 : 1);
+  }
   if (extraString !== undefined) {
     if (extraString === null) w.long(0);
     else w.long(1).string(extraString);

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Type } from 'avsc';
 import type { OutboxEventType } from '../entities/outbox-event';
-import { eventSchemas, reportRequestedSchema, type EventPayloads, type ReportRequested } from '.';
+import {
+  eventSchemas,
+  reportRequestedSchema,
+  reviewDecisionSchema,
+  type EventPayloads,
+  type ReportRequested,
+  type ReviewDecisionRecord,
+} from '.';
 
 const at = Date.UTC(2026, 10, 22, 9, 30);
 
@@ -15,6 +22,7 @@ const requested: ReportRequested[] = [
     options: { model: 'gpt-4o-mini', maxTokens: 2000, language: 'en' },
     requestedAt: at,
     correlationId: 'corr-1',
+    review: { reviewers: ['rita', 'omar'], timeoutSeconds: 3600, onTimeout: 'REJECT' },
   },
   {
     idempotencyKey: 'order-2',
@@ -23,7 +31,18 @@ const requested: ReportRequested[] = [
     options: { model: null, maxTokens: null, language: null },
     requestedAt: at,
     correlationId: null,
+    review: null,
   },
+];
+
+const decisions: ReviewDecisionRecord[] = [
+  {
+    idempotencyKey: 'order-1',
+    reviewer: 'risk-bot',
+    decision: 'APPROVE',
+    comment: 'within limits',
+  },
+  { idempotencyKey: 'order-2', reviewer: 'risk-bot', decision: 'REJECT', comment: null },
 ];
 
 const events: { [T in OutboxEventType]: EventPayloads[T][] } = {
@@ -38,6 +57,13 @@ const events: { [T in OutboxEventType]: EventPayloads[T][] } = {
       model: 'gpt-4o-mini',
       timings: { callLlm: 8_200, createPdf: 310, storeReportMetadata: null },
       completedAt: at,
+      review: {
+        decision: 'APPROVE',
+        reviewer: 'rita',
+        automatic: false,
+        comment: 'figures checked',
+        decidedAt: at,
+      },
     },
     {
       eventId: 'e-2',
@@ -49,6 +75,7 @@ const events: { [T in OutboxEventType]: EventPayloads[T][] } = {
       model: null,
       timings: {},
       completedAt: at,
+      review: null,
     },
   ],
   ReportFailed: [
@@ -61,6 +88,18 @@ const events: { [T in OutboxEventType]: EventPayloads[T][] } = {
       message: 'the content is gone',
       compensated: ['deleteContent', 'markRolledBack'],
       failedAt: at,
+      review: null,
+    },
+    {
+      eventId: 'e-5',
+      reportId: 'r-5',
+      idempotencyKey: 'order-5',
+      stage: 'review',
+      errorType: 'ReviewRejected',
+      message: 'rejected in review: REJECT automatically',
+      compensated: ['markReportRolledBack', 'deletePdf'],
+      failedAt: at,
+      review: { decision: 'REJECT', reviewer: null, automatic: true, comment: null, decidedAt: at },
     },
   ],
   EmailNotification: [
@@ -96,6 +135,22 @@ function assertSchemaFits(name: string, schema: string, samples: object[]): void
 describe('Avro contracts', () => {
   it('ReportRequested matches avro/report-requested.avsc', () => {
     assertSchemaFits('ReportRequested', reportRequestedSchema, requested);
+  });
+
+  it('ReviewDecision matches avro/review-decision.avsc', () => {
+    assertSchemaFits('ReviewDecision', reviewDecisionSchema, decisions);
+  });
+
+  it('a request written before review existed reads as one without review', () => {
+    const v1 = JSON.parse(reportRequestedSchema) as { fields: { name: string }[] };
+    v1.fields = v1.fields.filter((field) => field.name !== 'review');
+    const writer = Type.forSchema(v1 as Parameters<typeof Type.forSchema>[0]);
+    const reader = Type.forSchema(
+      JSON.parse(reportRequestedSchema) as Parameters<typeof Type.forSchema>[0],
+    );
+    const { review: _review, ...old } = requested[0]!;
+    const read: unknown = reader.fromBuffer(writer.toBuffer(old), reader.createResolver(writer));
+    assert.deepEqual(JSON.parse(JSON.stringify(read)), { ...old, review: null });
   });
 
   for (const eventType of Object.keys(events) as OutboxEventType[]) {

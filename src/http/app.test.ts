@@ -95,6 +95,7 @@ describe('the API over fakes (app.inject)', () => {
         HTTP_RATE_LIMIT_PER_MINUTE: 600,
         HTTP_EVENT_STREAMS_PER_CLIENT: 20,
         API_KEYS: [],
+        REVIEW_DECISION_WAIT_MS: 1_000,
         ...config,
       },
     });
@@ -118,6 +119,7 @@ describe('the API over fakes (app.inject)', () => {
         return { workflowId, reportId };
       },
       list: async () => ({ reports: [] }),
+      pendingReviews: async () => ({ reviews: [] }),
     };
     files = { find: async () => undefined };
   });

@@ -10,11 +10,17 @@ import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/w
 import { temporalCli } from '../../stack/provision';
 import type { ReportActivities } from '../activities';
 import { reportIdsFor } from '../domain/ids';
-import { NON_RETRYABLE, STAGES, type FileRef, type Stage } from '../domain/report';
+import { NON_RETRYABLE, stagesOf, STAGES, type FileRef, type Stage } from '../domain/report';
+import { REVIEW_REFUSALS, type ReviewPolicy } from '../domain/review';
 import { llmTaskQueueFor } from '../domain/task-queues';
+import { decideReview } from '../temporal/review-decisions';
 import { startReport } from '../temporal/start-report';
 import { ReportWorker } from '../worker/create-worker';
-import { cancelSignal, type GenerateReportWorkflow } from './generate-report-workflow';
+import {
+  cancelSignal,
+  progressQuery,
+  type GenerateReportWorkflow,
+} from './generate-report-workflow';
 import { idempotencyKeyKey, reportStageKey, requesterIdKey } from './search-attributes';
 
 /**
@@ -82,6 +88,8 @@ const succeeding: ReportActivities = {
   }),
   deletePdf: async () => ({ deleted: true }),
   markReportRolledBack: async () => ({ marked: true }),
+  openReview: async () => undefined,
+  closeReview: async () => ({ recorded: true }),
 };
 
 /** Records the call, then runs the test's script for the report, or the succeeding activity. */
@@ -106,6 +114,8 @@ const activities: ReportActivities = {
   publishOutcome: (input) => run('publishOutcome', input.result.reportId, input),
   deletePdf: (input) => run('deletePdf', input.reportId, input),
   markReportRolledBack: (input) => run('markReportRolledBack', input.reportId, input),
+  openReview: (input) => run('openReview', input.reportId, input),
+  closeReview: (input) => run('closeReview', input.reportId, input),
 };
 
 /**
@@ -185,7 +195,10 @@ after(async () => {
   await env?.teardown();
 });
 
-async function startWith(script: Script = {}): Promise<{
+async function startWith(
+  script: Script = {},
+  review?: ReviewPolicy,
+): Promise<{
   reportId: string;
   handle: WorkflowHandle<typeof GenerateReportWorkflow>;
 }> {
@@ -200,6 +213,7 @@ async function startWith(script: Script = {}): Promise<{
     options: {},
     requestedAt: new Date().toISOString(),
     source: 'test',
+    ...(review ? { review } : {}),
   });
   return { reportId, handle };
 }
@@ -220,7 +234,7 @@ async function reportStage(handle: WorkflowHandle): Promise<string | undefined> 
  * the workflow waits for a cancelled step to stop before undoing (WAIT_CANCELLATION_COMPLETED).
  */
 const steps: {
-  stage: Exclude<Stage, 'publish'>;
+  stage: Exclude<Stage, 'publish' | 'review'>;
   before: Stage[];
   compensated: string[];
   waitsForStop: boolean;
@@ -256,13 +270,13 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
 
     assert.equal(result.status, 'COMPLETED');
     assert.equal(result.stage, 'done');
-    assert.deepEqual(result.stagesCompleted, [...STAGES]);
+    assert.deepEqual(result.stagesCompleted, [...stagesOf(false)]);
     assert.deepEqual(result.compensated, []);
     assert.equal(result.failure, undefined);
     assert.equal(result.notification, 'SENT');
     assert.equal(result.title, 'Quarterly revenue');
     assert.deepEqual(result.pdf, { ref: fileRef(reportId, 'pdf'), pages: 3 });
-    assert.deepEqual(namesOf(reportId), [...STAGES.slice(0, -1), 'publishOutcome']);
+    assert.deepEqual(namesOf(reportId), [...stagesOf(false).slice(0, -1), 'publishOutcome']);
     assert.deepEqual(
       callsOf(reportId).map(({ name, taskQueue, isLocal }) => ({ name, taskQueue, isLocal })),
       [
@@ -392,7 +406,7 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
         'storeReportMetadata',
         'publish',
       ]);
-      assert.deepEqual(namesOf(reportId), [...STAGES.slice(0, -1), 'publishOutcome']);
+      assert.deepEqual(namesOf(reportId), [...stagesOf(false).slice(0, -1), 'publishOutcome']);
       const [published] = inputsOf(reportId, 'publishOutcome');
       assert.equal(published?.result.status, 'COMPLETED');
       assert.deepEqual(published?.notification, {
@@ -415,7 +429,7 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
       const result = await handle.result();
 
       assert.equal(result.status, 'COMPLETED');
-      assert.deepEqual(result.stagesCompleted, [...STAGES]);
+      assert.deepEqual(result.stagesCompleted, [...stagesOf(false)]);
       const publishes = callsOf(reportId).filter((c) => c.name === 'publishOutcome');
       assert.deepEqual(
         publishes.map((c) => c.attempt),
@@ -498,7 +512,7 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
           const result = await handle.result();
 
           assert.equal(result.status, 'COMPLETED');
-          assert.deepEqual(result.stagesCompleted, [...STAGES]);
+          assert.deepEqual(result.stagesCompleted, [...stagesOf(false)]);
           assert.deepEqual(result.compensated, []);
           assert.equal((await gate.left.promise).how, 'opened');
           assert.deepEqual(
@@ -507,7 +521,7 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
           );
           assert.deepEqual(
             namesOf(reportId).filter((name) => name !== 'publishOutcome'),
-            STAGES.slice(0, -1),
+            stagesOf(false).slice(0, -1),
           );
           assert.equal(await reportStage(handle), 'COMPLETED');
         } finally {
@@ -515,5 +529,148 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
         }
       });
     }
+  });
+  describe('held for review', { concurrency: true }, () => {
+    const policy = (overrides: Partial<ReviewPolicy> = {}): ReviewPolicy => ({
+      reviewers: ['rita', 'omar'],
+      timeoutSeconds: 600,
+      onTimeout: 'REJECT',
+      ...overrides,
+    });
+    const decide = (
+      handle: WorkflowHandle,
+      reviewer: string,
+      decision: 'APPROVE' | 'REJECT',
+      comment?: string,
+    ) => decideReview(env.client, handle.workflowId, { reviewer, decision, comment }, 10_000);
+
+    /** Polls the progress query until the report waits for its decision. */
+    async function awaitingReview(handle: WorkflowHandle): Promise<void> {
+      for (let i = 0; i < 200; i++) {
+        if ((await handle.query(progressQuery)).status === 'AWAITING_REVIEW') return;
+        await sleep(50);
+      }
+      assert.fail('the report never waited for review');
+    }
+
+    it('approved by a reviewer: waits after the PDF is stored, then mails and completes with the decision recorded', async () => {
+      const gate = new Gate();
+      const { reportId, handle } = await startWith(gate.holding('createPdf'), policy());
+      try {
+        await gate.entered.promise;
+        const early = await decide(handle, 'rita', 'APPROVE');
+        assert.equal(early.outcome, 'refused', 'no decision before the report waits for one');
+        assert.equal(early.outcome === 'refused' && early.refusal, REVIEW_REFUSALS.notPending);
+      } finally {
+        gate.open();
+      }
+      await awaitingReview(handle);
+      const waiting = await handle.query(progressQuery);
+      assert.equal(waiting.stage, 'review');
+      assert.deepEqual(waiting.stagesCompleted, ['callLlm', 'createPdf', 'storeReportMetadata']);
+      assert.deepEqual(waiting.review?.reviewers, ['rita', 'omar']);
+      assert.equal(
+        Date.parse(waiting.review!.deadline) - Date.parse(waiting.review!.waitingSince),
+        600_000,
+      );
+      assert.equal(await reportStage(handle), 'review');
+      assert.ok(!namesOf(reportId).includes('sendNotification'), 'nothing is mailed while waiting');
+
+      const stranger = await decide(handle, 'mallory', 'APPROVE');
+      assert.equal(
+        stranger.outcome === 'refused' && stranger.refusal,
+        REVIEW_REFUSALS.reviewerNotAllowed,
+      );
+      assert.equal(
+        (await handle.query(progressQuery)).review?.decision,
+        undefined,
+        'nothing recorded',
+      );
+
+      const approved = await decide(handle, 'omar', 'APPROVE', 'figures checked');
+      assert.equal(approved.outcome, 'decided');
+      const second = await decide(handle, 'rita', 'REJECT', 'too late');
+      assert.equal(second.outcome === 'refused' && second.refusal, REVIEW_REFUSALS.notPending);
+      assert.match(
+        second.outcome === 'refused' ? second.message : '',
+        /already decided: APPROVE by omar/,
+      );
+      const again = await decide(handle, 'omar', 'APPROVE', 'figures checked');
+      assert.deepEqual(again, approved, 'the same decision sent again gets the same answer');
+
+      const result = await handle.result();
+      assert.equal(result.status, 'COMPLETED');
+      assert.deepEqual(result.stagesCompleted, [...STAGES]);
+      const decision = result.review?.decision;
+      assert.equal(decision?.decision, 'APPROVE');
+      assert.equal(decision?.reviewer, 'omar');
+      assert.equal(decision?.automatic, false);
+      assert.equal(decision?.comment, 'figures checked');
+      assert.deepEqual(namesOf(reportId), [
+        'callLlm',
+        'createPdf',
+        'storeReportMetadata',
+        'openReview',
+        'closeReview',
+        'sendNotification',
+        'publishOutcome',
+      ]);
+      assert.deepEqual(inputsOf(reportId, 'closeReview')[0]?.decision, decision);
+      assert.deepEqual(inputsOf(reportId, 'publishOutcome')[0]?.result.review?.decision, decision);
+      assert.equal(await reportStage(handle), 'COMPLETED');
+    });
+
+    it('rejected by a reviewer: REJECTED, compensated like a failure, never mailed, and says who and why', async () => {
+      const { reportId, handle } = await startWith({}, policy({ onTimeout: 'APPROVE' }));
+      await awaitingReview(handle);
+      assert.equal(
+        (await decide(handle, 'rita', 'REJECT', 'the sources are made up')).outcome,
+        'decided',
+      );
+      const result = await handle.result();
+
+      assert.equal(result.status, 'REJECTED');
+      assert.equal(result.failure?.stage, 'review');
+      assert.equal(result.failure?.errorType, 'ReviewRejected');
+      assert.match(result.failure?.message ?? '', /REJECT by rita .*: the sources are made up/);
+      assert.deepEqual(result.compensated, ['markReportRolledBack', 'deletePdf']);
+      assert.ok(!namesOf(reportId).includes('sendNotification'));
+      const [published] = inputsOf(reportId, 'publishOutcome');
+      assert.equal(published?.result.status, 'REJECTED');
+      assert.equal(published?.result.review?.decision?.reviewer, 'rita');
+      assert.equal(published?.notification, undefined);
+      assert.equal(await reportStage(handle), 'REJECTED');
+    });
+
+    for (const onTimeout of ['APPROVE', 'REJECT'] as const) {
+      it(`nobody decides in time: ${onTimeout} is applied, recorded as automatic`, async () => {
+        const { reportId, handle } = await startWith({}, policy({ timeoutSeconds: 1, onTimeout }));
+        const result = await handle.result();
+
+        assert.equal(result.status, onTimeout === 'APPROVE' ? 'COMPLETED' : 'REJECTED');
+        const decision = result.review?.decision;
+        assert.equal(decision?.decision, onTimeout);
+        assert.equal(decision?.automatic, true);
+        assert.equal(decision?.reviewer, undefined);
+        assert.ok((decision?.waitedMs ?? 0) >= 1000, `waited ${decision?.waitedMs} ms`);
+        assert.equal(namesOf(reportId).includes('sendNotification'), onTimeout === 'APPROVE');
+        assert.deepEqual(inputsOf(reportId, 'closeReview')[0]?.decision, decision);
+        if (onTimeout === 'REJECT')
+          assert.match(result.failure?.message ?? '', /REJECT automatically/);
+      });
+    }
+
+    it('cancelled while waiting: CANCELLED and compensated; a decision afterwards is refused', async () => {
+      const { reportId, handle } = await startWith({}, policy());
+      await awaitingReview(handle);
+      await handle.signal(cancelSignal, 'no longer needed');
+      const result = await handle.result();
+
+      assert.equal(result.status, 'CANCELLED');
+      assert.equal(result.failure?.stage, 'review');
+      assert.deepEqual(result.compensated, ['markReportRolledBack', 'deletePdf']);
+      assert.ok(!namesOf(reportId).includes('closeReview'));
+      assert.equal((await decide(handle, 'rita', 'APPROVE')).outcome, 'ended');
+    });
   });
 });
