@@ -29,6 +29,8 @@ export interface ReportHarness {
   taskQueue: string;
   /** Starts an in-process worker; `override` swaps dependencies (a failing store, a dead SMTP). */
   startWorker(override?: (deps: ActivityDeps) => ActivityDeps): Promise<ReportWorker>;
+  /** Shuts down every worker started so far and waits until they have stopped. */
+  stopWorkers(): Promise<void>;
   request(overrides?: Partial<Omit<ReportRequest, 'reportId'>>): Omit<ReportRequest, 'reportId'>;
   start(request: Omit<ReportRequest, 'reportId'>): Promise<StartedReport>;
   close(): Promise<void>;
@@ -76,6 +78,15 @@ export async function createReportHarness(settings: Partial<Config> = {}): Promi
       });
       running.push({ worker, done: worker.run(), native, deps });
       return worker;
+    },
+    async stopWorkers() {
+      const stopping = running.splice(0);
+      for (const r of stopping) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+      for (const r of stopping) {
+        await r.done;
+        await r.native.close();
+        await closeActivityDeps(r.deps);
+      }
     },
     request(overrides = {}) {
       const key = uniqueName('key');

@@ -96,7 +96,7 @@ export const apiAt = (baseUrl: string): Pick<RunningApi, 'call'> => ({
 
 /**
  * Polls the status endpoint until the report's workflow has closed (its stage reads `done` a
- * moment before its status leaves RUNNING) and returns that last status; an answer other than
+ * moment before its status leaves RUNNING; waiting for review is not an end) and returns that last status; an answer other than
  * 200 (a workflow not visible yet) is asked again.
  */
 export async function waitForEnd(
@@ -110,7 +110,7 @@ export async function waitForEnd(
     const response = await api.call(statusUrl);
     if (response.status === 200) {
       last = (await response.json()) as Record<string, unknown>;
-      if (last.status !== 'RUNNING') return last;
+      if (last.status !== 'RUNNING' && last.status !== 'AWAITING_REVIEW') return last;
     } else await response.arrayBuffer();
     await new Promise((r) => setTimeout(r, 250));
   }
