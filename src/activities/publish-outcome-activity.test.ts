@@ -116,6 +116,7 @@ describe('publishOutcome', () => {
         model: 'test-model-2026-01-01',
         timings: { callLlm: 900, createPdf: 120 },
         completedAt: 0,
+        review: null,
       },
     );
     assert.deepEqual(
@@ -162,6 +163,7 @@ describe('publishOutcome', () => {
         message: 'permission denied',
         compensated: ['markReportRolledBack', 'deletePdf'],
         failedAt: 0,
+        review: null,
       },
     );
   });
@@ -214,9 +216,60 @@ describe('publishOutcome', () => {
         message: 'CANCELLED',
         compensated: ['markReportRolledBack', 'deletePdf'],
         failedAt: 0,
+        review: null,
       },
     );
     assert.equal(reports.reports.get('r-1')?.status, 'CANCELLED');
+  });
+
+  it('REJECTED in review: ReportFailed says who rejected it and why, and the row keeps REJECTED', async () => {
+    const { activities, reports } = fakeActivities();
+    const decidedAt = '2026-11-23T10:00:00.000Z';
+    await activityEnvironment().run(activities.publishOutcome, {
+      result: {
+        ...failed,
+        status: 'REJECTED',
+        failure: { stage: 'review', errorType: 'ReviewRejected', message: 'rejected in review' },
+        review: {
+          reviewers: ['rita'],
+          onTimeout: 'APPROVE',
+          waitingSince: '2026-11-23T09:00:00.000Z',
+          deadline: '2026-11-23T11:00:00.000Z',
+          decision: {
+            decision: 'REJECT',
+            reviewer: 'rita',
+            automatic: false,
+            comment: 'made-up sources',
+            decidedAt,
+            waitedMs: 3_600_000,
+          },
+        },
+      },
+      idempotencyKey: 'key-1',
+    });
+
+    const [event] = reports.outbox;
+    assert.equal(event?.eventType, 'ReportFailed');
+    assert.deepEqual(
+      { ...event.payload, failedAt: 0 },
+      {
+        eventId: eventId('ReportFailed'),
+        reportId: 'r-1',
+        idempotencyKey: 'key-1',
+        stage: 'review',
+        errorType: 'ReviewRejected',
+        message: 'rejected in review',
+        compensated: failed.compensated,
+        failedAt: 0,
+        review: {
+          decision: 'REJECT',
+          reviewer: 'rita',
+          automatic: false,
+          comment: 'made-up sources',
+          decidedAt: Date.parse(decidedAt),
+        },
+      },
+    );
   });
 
   it('run again, queues nothing new: the event ids come from the workflow run', async () => {

@@ -63,6 +63,36 @@ describe('report status', () => {
     });
   });
 
+  it('shows a report waiting for review as AWAITING_REVIEW, with its deadline, out of six stages', () => {
+    const review = {
+      reviewers: ['rita'],
+      onTimeout: 'REJECT' as const,
+      waitingSince: '2026-11-22T10:00:05.000Z',
+      deadline: '2026-11-22T11:00:05.000Z',
+    };
+    const waiting: ReportProgress = {
+      reportId: known.reportId,
+      status: 'AWAITING_REVIEW',
+      stage: 'review',
+      stagesCompleted: ['callLlm', 'createPdf', 'storeReportMetadata'],
+      timings: {},
+      compensated: [],
+      review,
+    };
+    const view = statusView({ ...known, state: 'running', progress: waiting });
+    assert.equal(view.status, 'AWAITING_REVIEW');
+    assert.equal(view.progress, 3 / 6);
+    assert.deepEqual(view.review, review);
+    const unanswered = statusView({ ...known, state: 'running', stage: 'review' });
+    assert.equal(unanswered.status, 'AWAITING_REVIEW', 'from ReportStage alone');
+    assert.deepEqual(listedStatus('RUNNING', 'review'), {
+      status: 'AWAITING_REVIEW',
+      stage: 'review',
+    });
+    assert.equal(endedAs('COMPLETED', 'REJECTED'), 'REJECTED');
+    assert.deepEqual(listedStatus('COMPLETED', 'REJECTED'), { status: 'REJECTED', stage: 'done' });
+  });
+
   it('shows a running report no worker answered for from its ReportStage alone', () => {
     const running = (stage?: string): ReportExecution => ({ ...known, stage, state: 'running' });
     assert.deepEqual(statusView(running('createPdf')), {

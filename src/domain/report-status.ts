@@ -187,7 +187,7 @@ function toldView(
     notification: told.notification,
     failure: told.failure,
     compensated: told.compensated,
-    review: told.review,
+    ...(told.review ? { review: told.review } : {}),
   };
 }
 

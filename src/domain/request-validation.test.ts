@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { EMAIL_MAX_LENGTH } from './request-fields';
 import {
@@ -151,5 +152,57 @@ describe('validateRequest', () => {
         },
       ),
     );
+  });
+
+  describe('review', () => {
+    const review = { reviewers: ['rita', 'omar'], timeoutSeconds: 3600, onTimeout: 'REJECT' };
+
+    it('carries a review policy through, and none when the record has null (an older producer)', () => {
+      assert.deepEqual(
+        validateRequest(request({ review }), limits, 'kafka').request.review,
+        review,
+      );
+      assert.equal(
+        'review' in validateRequest(request({ review: null }), limits, 'kafka').request,
+        false,
+      );
+    });
+
+    it('refuses a policy no one could act on', () => {
+      assertRefused(request({ review: { ...review, reviewers: [] } }), /review\.reviewers/);
+      assertRefused(request({ review: { ...review, reviewers: ['rita', 'rita'] } }), /twice/);
+      assertRefused(request({ review: { ...review, reviewers: ['  '] } }), /blank/);
+      assertRefused(request({ review: { ...review, timeoutSeconds: 0 } }), /timeoutSeconds/);
+      assertRefused(
+        request({ review: { ...review, timeoutSeconds: 31 * 86_400 } }),
+        /timeoutSeconds/,
+      );
+      assertRefused(request({ review: { ...review, onTimeout: 'ESCALATE' } }), /onTimeout/);
+    });
+
+    it('keeps the payload hash of a request without review as it was, and tells reviews apart', () => {
+      const { payloadHash } = validateRequest(request(), limits, 'kafka');
+      const before = createHash('sha256')
+        .update(
+          JSON.stringify([
+            'Heat pumps in cold climates',
+            'team-a',
+            'a@example.com',
+            null,
+            null,
+            'en',
+          ]),
+        )
+        .digest('hex');
+      assert.equal(payloadHash, before, 'keys already in the inbox stay duplicates, not conflicts');
+      const reviewed = validateRequest(request({ review }), limits, 'kafka').payloadHash;
+      const otherReviewers = validateRequest(
+        request({ review: { ...review, reviewers: ['rita'] } }),
+        limits,
+        'kafka',
+      ).payloadHash;
+      assert.notEqual(reviewed, payloadHash);
+      assert.notEqual(reviewed, otherReviewers);
+    });
   });
 });
