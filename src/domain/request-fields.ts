@@ -111,7 +111,8 @@ export const reviewField = z
       .min(1)
       .max(REVIEW_LIMITS.maxReviewers)
       .refine((ids) => new Set(ids).size === ids.length, 'must not name a reviewer twice')
-      .meta({ description: 'Who may decide; nobody else can' }),
+      // uniqueItems: so the OpenAPI document says what the refinement checks.
+      .meta({ description: 'Who may decide; nobody else can', uniqueItems: true }),
     timeoutSeconds: z
       .number()
       .int()
