@@ -1,27 +1,28 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { installQuietTemporalRuntime } from '../../testing/stack-env';
+import {
+  HISTORY_FIXTURES,
+  historyFixturePath,
+  type HistoryFixture,
+} from '../support/record-history';
 
-const fixture = join(
-  __dirname,
-  '..',
-  'fixtures',
-  'generate-report-workflow.completed.history.json',
-);
+const fixture = historyFixturePath('completed');
 
 describe('GenerateReportWorkflow replay', () => {
-  it('replays a recorded production history against the current workflow code', async () => {
-    installQuietTemporalRuntime();
-    const history: unknown = JSON.parse(readFileSync(fixture, 'utf8'));
-    await Worker.runReplayHistory(
-      { workflowsPath: require.resolve('../../src/workflows') },
-      history,
-    );
-  });
+  for (const recorded of Object.keys(HISTORY_FIXTURES) as HistoryFixture[]) {
+    it(`replays a recorded history (${recorded}) against the current workflow code`, async () => {
+      installQuietTemporalRuntime();
+      const history: unknown = JSON.parse(readFileSync(historyFixturePath(recorded), 'utf8'));
+      await Worker.runReplayHistory(
+        { workflowsPath: require.resolve('../../src/workflows') },
+        history,
+      );
+    });
+  }
 
   it('notices a workflow that no longer schedules the same steps', async () => {
     installQuietTemporalRuntime();
