@@ -216,7 +216,10 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
     state.status = 'AWAITING_REVIEW';
     const remainingMs = Math.max(1, Date.parse(review.deadline) - Date.now());
     try {
-      if (!(await condition(() => review.decision !== undefined, remainingMs))) {
+      await condition(() => review.decision !== undefined, remainingMs);
+      // A decision accepted in the same workflow task as the timer's firing stands: its sender
+      // was told it was recorded.
+      if (review.decision === undefined) {
         const decidedAt = Date.now();
         review.decision = {
           decision: policy.onTimeout,
