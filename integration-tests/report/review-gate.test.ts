@@ -102,7 +102,7 @@ describe('the review gate over the real stack', () => {
     assert.equal(waiting.stage, 'review');
     assert.equal(waiting.progress, 3 / 6);
     assert.deepEqual(waiting.review?.reviewers, ['rita', 'omar']);
-    assert.ok(Date.parse(waiting.review!.deadline) > Date.now() + 500_000, 'deadline ahead');
+    assert.ok(Date.parse(waiting.review.deadline) > Date.now() + 500_000, 'deadline ahead');
 
     const pdf = await api.call(`${started.links.pdf}?disposition=inline`);
     assert.equal(pdf.status, 200, 'the reviewer can read the PDF');

@@ -4,7 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { decideReview } from '../../src/temporal/review-decisions';
-import { progressQuery } from '../../src/workflows/generate-report-workflow';
+import {
+  progressQuery,
+  type GenerateReportWorkflow,
+} from '../../src/workflows/generate-report-workflow';
 import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 
 /** The recorded runs: a plain report, and one held for review and approved. */
@@ -22,7 +25,10 @@ export const historyFixturePath = (fixture: HistoryFixture): string =>
  * replay test: `npm run record:history -- completed|reviewed`. Run it only when a workflow
  * change is meant to be incompatible with running workflows, and say so in the commit.
  */
-async function record(h: ReportHarness, fixture: HistoryFixture): Promise<WorkflowHandle> {
+async function record(
+  h: ReportHarness,
+  fixture: HistoryFixture,
+): Promise<WorkflowHandle<typeof GenerateReportWorkflow>> {
   const idempotencyKey = `replay-fixture-${fixture}-${Date.now()}`;
   if (fixture === 'completed') return (await h.start(h.request({ idempotencyKey }))).handle;
   const { handle } = await h.start(

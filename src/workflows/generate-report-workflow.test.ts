@@ -570,7 +570,7 @@ describe('GenerateReportWorkflow', { concurrency: true }, () => {
       assert.deepEqual(waiting.stagesCompleted, ['callLlm', 'createPdf', 'storeReportMetadata']);
       assert.deepEqual(waiting.review?.reviewers, ['rita', 'omar']);
       assert.equal(
-        Date.parse(waiting.review!.deadline) - Date.parse(waiting.review!.waitingSince),
+        Date.parse(waiting.review.deadline) - Date.parse(waiting.review.waitingSince),
         600_000,
       );
       assert.equal(await reportStage(handle), 'review');

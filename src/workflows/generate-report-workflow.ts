@@ -191,7 +191,7 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
       return review.decision;
     },
     {
-      validator: (input) => {
+      validator: (input: ReviewDecisionInput) => {
         const refusal = refuseDecision(state.review, state.status === 'AWAITING_REVIEW', input);
         if (refusal) throw ApplicationFailure.create({ ...refusal, nonRetryable: true });
       },
@@ -231,7 +231,7 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
     } finally {
       state.status = 'RUNNING';
     }
-    const decision = review.decision!;
+    const decision = review.decision;
     await closeReview({ reportId: request.reportId, decision });
     if (decision.decision === 'REJECT')
       throw ApplicationFailure.create({
