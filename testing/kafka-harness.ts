@@ -1,9 +1,14 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer, RecordMetadata } from 'kafkajs';
 import pino from 'pino';
 import type { Config } from '../src/config/config';
 import { ReportRequestConsumer } from '../src/consumers/report-request-consumer';
-import { outboxEventTopics, registerEventSchemas } from '../src/contracts';
+import { ReviewDecisionConsumer } from '../src/consumers/review-decision-consumer';
+import {
+  outboxEventTopics,
+  registerEventSchemas,
+  type ReviewDecisionRecord,
+} from '../src/contracts';
 import { OutboxRelay } from '../src/producers/outbox-relay';
 import { Inbox } from '../src/storage/inbox';
 import { createReportHarness, type ReportHarness } from './report-harness';
@@ -22,8 +27,9 @@ export interface ReceivedRecord {
 }
 
 /**
- * A report harness whose Kafka topics are its own (fresh request, DLQ and event topics), with a
- * worker, an outbox relay, and a recorder of everything that lands on the output topics.
+ * A report harness whose Kafka topics are its own (fresh request, review-decision, DLQ and event
+ * topics), with a worker, an outbox relay, and a recorder of everything that lands on the output
+ * topics.
  */
 export interface KafkaHarness {
   h: ReportHarness;
@@ -33,16 +39,23 @@ export interface KafkaHarness {
   registry: SchemaRegistry;
   producer: Producer;
   requestSchemaId: number;
+  reviewDecisionSchemaId: number;
   received: ReceivedRecord[];
   /** Encodes and produces one ReportRequested; `partition` pins it. */
   produceRequest(
     request: Record<string, unknown>,
     options?: { key?: string; partition?: number },
   ): Promise<void>;
+  /**
+   * Encodes and produces ReviewDecisions, in order, each keyed by its idempotency key; answers
+   * where they landed.
+   */
+  produceDecisions(...decisions: ReviewDecisionRecord[]): Promise<RecordMetadata[]>;
   sampleRequest(
     overrides?: Record<string, unknown>,
   ): Record<string, unknown> & { idempotencyKey: string };
   startConsumer(overrides?: Partial<Config>, inbox?: Inbox): Promise<ReportRequestConsumer>;
+  startDecisionConsumer(overrides?: Partial<Config>): Promise<ReviewDecisionConsumer>;
   waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
   /** ReportCompleted records received for a report. */
   completed(reportId: string): ReceivedRecord[];
@@ -69,7 +82,7 @@ export function sampleRequestRecord(
 
 export async function createKafkaHarness(settings: Partial<Config> = {}): Promise<KafkaHarness> {
   const made = await createTopics(stackConfig);
-  const { kafka, registry, requestSchemaId, prefix, outputTopics } = made;
+  const { kafka, registry, requestSchemaId, reviewDecisionSchemaId, prefix, outputTopics } = made;
   // The worker is configured with the file's topics, which it writes into the outbox rows.
   const h = await createReportHarness({ ...made.config, ...settings });
   const { config } = h;
@@ -111,7 +124,7 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
     },
   });
 
-  const consumers: ReportRequestConsumer[] = [];
+  const consumers: (ReportRequestConsumer | ReviewDecisionConsumer)[] = [];
   const logger = pino({ level: 'silent' });
 
   const waitFor = async (
@@ -137,6 +150,7 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
     registry,
     producer,
     requestSchemaId,
+    reviewDecisionSchemaId,
     received,
     async produceRequest(request, options = {}) {
       const value = await registry.encode(requestSchemaId, request);
@@ -152,12 +166,33 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
         ],
       });
     },
+    async produceDecisions(...decisions) {
+      const messages = await Promise.all(
+        decisions.map(async (decision) => ({
+          key: decision.idempotencyKey,
+          value: await registry.encode(reviewDecisionSchemaId, decision),
+        })),
+      );
+      return producer.send({ topic: config.TOPIC_REVIEW_DECISIONS, acks: -1, messages });
+    },
     sampleRequest: (overrides = {}) => sampleRequestRecord('kreq', overrides),
     async startConsumer(overrides = {}, inbox = new Inbox(h.dataSource)) {
       const consumer = new ReportRequestConsumer({
         kafka,
         registry,
         inbox,
+        temporal: h.client,
+        logger,
+        config: { ...config, ...overrides },
+      });
+      await consumer.start();
+      consumers.push(consumer);
+      return consumer;
+    },
+    async startDecisionConsumer(overrides = {}) {
+      const consumer = new ReviewDecisionConsumer({
+        kafka,
+        registry,
         temporal: h.client,
         logger,
         config: { ...config, ...overrides },
@@ -176,9 +211,7 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
       await relay.stop();
       await relayProducer.disconnect();
       await producer.disconnect();
-      await admin
-        .deleteTopics({ topics: [config.TOPIC_REPORTS_REQUESTED, ...outputTopics] })
-        .catch(() => undefined);
+      await admin.deleteTopics({ topics: made.topics }).catch(() => undefined);
       await admin.disconnect();
       await h.close();
     },

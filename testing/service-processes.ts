@@ -1,31 +1,37 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../src/config/config';
-import { registerRequestSchema } from '../src/contracts';
+import { registerRequestSchema, registerReviewDecisionSchema } from '../src/contracts';
 import { freePort } from '../stack/docker';
 import { configEnv, spawnTs, type Child } from './child-process';
 import { uniqueName } from './stack-env';
 
-/** Fresh topics for one test file, the request schema registered. */
+/** Fresh topics for one test file, the request and review-decision schemas registered. */
 export async function createTopics(base: Config): Promise<{
   config: Config;
   kafka: Kafka;
   registry: SchemaRegistry;
   requestSchemaId: number;
+  reviewDecisionSchemaId: number;
   /** The prefix of the topic and group names. */
   prefix: string;
-  /** The DLQ and the event topics, which the service writes. */
+  /** The DLQs and the event topics, which the service writes. */
   outputTopics: string[];
+  /** Every topic made, to delete once done. */
+  topics: string[];
 }> {
   const prefix = uniqueName('p');
   const config: Config = {
     ...base,
     TOPIC_REPORTS_REQUESTED: `${prefix}.reports.requested`,
     TOPIC_REPORTS_REQUESTED_DLQ: `${prefix}.reports.requested.dlq`,
+    TOPIC_REVIEW_DECISIONS: `${prefix}.reports.review-decisions`,
+    TOPIC_REVIEW_DECISIONS_DLQ: `${prefix}.reports.review-decisions.dlq`,
     TOPIC_REPORTS_COMPLETED: `${prefix}.reports.completed`,
     TOPIC_REPORTS_FAILED: `${prefix}.reports.failed`,
     TOPIC_NOTIFICATIONS_EMAIL: `${prefix}.notifications.email`,
     KAFKA_CONSUMER_GROUP: `${prefix}-requests`,
+    KAFKA_REVIEW_CONSUMER_GROUP: `${prefix}-review-decisions`,
   };
   const kafka = new Kafka({
     clientId: prefix,
@@ -36,21 +42,36 @@ export async function createTopics(base: Config): Promise<{
   await admin.connect();
   const outputTopics = [
     config.TOPIC_REPORTS_REQUESTED_DLQ,
+    config.TOPIC_REVIEW_DECISIONS_DLQ,
     config.TOPIC_REPORTS_COMPLETED,
     config.TOPIC_REPORTS_FAILED,
     config.TOPIC_NOTIFICATIONS_EMAIL,
   ];
+  const inputTopics = [config.TOPIC_REPORTS_REQUESTED, config.TOPIC_REVIEW_DECISIONS];
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
-      { topic: config.TOPIC_REPORTS_REQUESTED, numPartitions: 3 },
+      ...inputTopics.map((topic) => ({ topic, numPartitions: 3 })),
       ...outputTopics.map((topic) => ({ topic, numPartitions: 1 })),
     ],
   });
   await admin.disconnect();
   const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
   const requestSchemaId = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
-  return { config, kafka, registry, requestSchemaId, prefix, outputTopics };
+  const reviewDecisionSchemaId = await registerReviewDecisionSchema(
+    registry,
+    config.TOPIC_REVIEW_DECISIONS,
+  );
+  return {
+    config,
+    kafka,
+    registry,
+    requestSchemaId,
+    reviewDecisionSchemaId,
+    prefix,
+    outputTopics,
+    topics: [...inputTopics, ...outputTopics],
+  };
 }
 
 export interface ServiceProcess {

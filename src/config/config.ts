@@ -67,8 +67,9 @@ const requests = z.object({
 });
 
 /**
- * How long the API waits for a worker to apply a review decision before answering 202: Temporal
- * holds the decision and a worker applies it when one runs again.
+ * How long to wait for a worker to apply a review decision: then the API answers 202, and the
+ * decision consumer holds the record and sends it again. Temporal holds the decision meanwhile
+ * and a worker applies it when one runs again.
  */
 const reviews = z.object({
   REVIEW_DECISION_WAIT_MS: positiveInt(10_000),
@@ -118,9 +119,19 @@ const requestConsumer = z.object({
   KAFKA_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300000).default(30000),
 });
 
+/** The consumer of the review decisions upstream systems publish: a group of its own. */
+const reviewConsumer = z.object({
+  KAFKA_REVIEW_CONSUMER_GROUP: z.string().min(1).default('report-pipeline-review-decisions'),
+});
+
 const requestTopics = z.object({
   TOPIC_REPORTS_REQUESTED: topicName('reports.requested'),
   TOPIC_REPORTS_REQUESTED_DLQ: topicName('reports.requested.dlq'),
+});
+
+const reviewTopics = z.object({
+  TOPIC_REVIEW_DECISIONS: topicName('reports.review-decisions'),
+  TOPIC_REVIEW_DECISIONS_DLQ: topicName('reports.review-decisions.dlq'),
 });
 
 /** Where the outbox publishes (the worker) and whose schemas the release registers. */
@@ -204,16 +215,22 @@ export const workerConfigSchema = z.object({
   ...links.shape,
 });
 
-/** `src/consumers/main.ts`: admits requests from Kafka and starts their workflows. */
+/**
+ * `src/consumers/main.ts`: admits requests from Kafka and starts their workflows, and applies
+ * the review decisions upstream systems publish.
+ */
 export const consumerConfigSchema = z.object({
   ...logging.shape,
   ...database.shape,
   ...temporal.shape,
   ...requests.shape,
+  ...reviews.shape,
   ...ops.shape,
   ...kafka.shape,
   ...requestConsumer.shape,
+  ...reviewConsumer.shape,
   ...requestTopics.shape,
+  ...reviewTopics.shape,
   ...registry.shape,
 });
 
@@ -223,6 +240,7 @@ export const releaseConfigSchema = z.object({
   ...database.shape,
   ...registry.shape,
   ...requestTopics.pick({ TOPIC_REPORTS_REQUESTED: true }).shape,
+  ...reviewTopics.pick({ TOPIC_REVIEW_DECISIONS: true }).shape,
   ...eventTopics.shape,
 });
 

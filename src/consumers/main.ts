@@ -10,6 +10,7 @@ import { startOpsServer } from '../observability/ops-server';
 import { connectTemporal, openDatabase, stopOnSignal } from '../runtime/process-lifecycle';
 import { Inbox } from '../storage/inbox';
 import { ReportRequestConsumer } from './report-request-consumer';
+import { ReviewDecisionConsumer } from './review-decision-consumer';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, consumerConfigSchema);
@@ -22,18 +23,30 @@ async function main(): Promise<void> {
   );
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  const serviceMetrics = createServiceMetrics(metrics);
+  const kafka = new Kafka({
+    clientId: config.KAFKA_CLIENT_ID,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+  });
+  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const consumer = new ReportRequestConsumer({
-    kafka: new Kafka({
-      clientId: config.KAFKA_CLIENT_ID,
-      brokers: config.KAFKA_BROKERS,
-      logLevel: logLevel.WARN,
-      logCreator: kafkaLogCreator(logger),
-    }),
-    registry: new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }),
+    kafka,
+    registry,
     inbox: new Inbox(dataSource),
-    temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+    temporal,
     logger,
-    metrics: { service: createServiceMetrics(metrics), registry: metrics },
+    metrics: { service: serviceMetrics, registry: metrics },
+    config,
+  });
+  const decisions = new ReviewDecisionConsumer({
+    kafka,
+    registry,
+    temporal,
+    logger,
+    metrics: serviceMetrics,
     config,
   });
 
@@ -45,13 +58,16 @@ async function main(): Promise<void> {
       consumer: async () => {
         if (!consumer.running) throw new Error('not consuming');
       },
+      reviewDecisions: async () => {
+        if (!decisions.running) throw new Error('not consuming');
+      },
       postgres: () => dataSource.query('SELECT 1'),
     },
   });
 
   // Fixed order: stop consuming (commits and leaves the group), then the connections.
   stopOnSignal(logger, 'stopping: no new records, finishing those in flight', async () => {
-    await consumer.stop();
+    await Promise.all([consumer.stop(), decisions.stop()]);
     await connection.close();
     await ops.close();
     await dataSource.destroy();
@@ -62,6 +78,11 @@ async function main(): Promise<void> {
   logger.info(
     { topic: config.TOPIC_REPORTS_REQUESTED, group: config.KAFKA_CONSUMER_GROUP },
     'consumer started',
+  );
+  await decisions.start();
+  logger.info(
+    { topic: config.TOPIC_REVIEW_DECISIONS, group: config.KAFKA_REVIEW_CONSUMER_GROUP },
+    'review decision consumer started',
   );
 }
 

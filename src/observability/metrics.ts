@@ -100,6 +100,12 @@ export function createServiceMetrics(registry: Registry) {
       buckets: [10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600],
       registers,
     }),
+    reviewDecisionsConsumed: new Counter({
+      name: 'report_review_decisions_consumed_total',
+      help: 'Review decisions read from Kafka, by outcome: decided, or why it was dead-lettered (invalid-decision, report-not-found, review-not-pending, reviewer-not-allowed, report-ended, update-failed, not-avro, unknown-schema-id, wrong-schema)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

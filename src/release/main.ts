@@ -1,6 +1,11 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { ConfigError, loadConfig, releaseConfigSchema } from '../config/config';
-import { outboxEventTopics, registerEventSchemas, registerRequestSchema } from '../contracts';
+import {
+  outboxEventTopics,
+  registerEventSchemas,
+  registerRequestSchema,
+  registerReviewDecisionSchema,
+} from '../contracts';
 import { createDataSource } from '../entities/data-source';
 import { createLogger } from '../observability/logger';
 
@@ -22,8 +27,12 @@ async function main(): Promise<void> {
   }
   const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
   const request = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
+  const decision = await registerReviewDecisionSchema(registry, config.TOPIC_REVIEW_DECISIONS);
   const events = await registerEventSchemas(registry, outboxEventTopics(config));
-  logger.info({ schemaIds: { ReportRequested: request, ...events } }, 'schemas registered');
+  logger.info(
+    { schemaIds: { ReportRequested: request, ReviewDecision: decision, ...events } },
+    'schemas registered',
+  );
 }
 
 main().catch((error: unknown) => {
