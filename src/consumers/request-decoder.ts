@@ -38,7 +38,7 @@ export class RequestDecoder {
     const schemaId = value.readInt32BE(1);
     const read = await this.readerFor(schemaId);
     try {
-      return read(value.subarray(5));
+      return plain(read(value.subarray(5)));
     } catch (error: unknown) {
       throw new RequestRejectedError(
         'not-avro',
@@ -106,4 +106,15 @@ export class RequestDecoder {
     this.readers.set(schemaId, read);
     return read;
   }
+}
+
+/**
+ * The decoded record as plain objects: avsc reads a record into an instance of its own class,
+ * whose methods (clone, toBuffer, …) are enumerable, and a strict rule would take them for
+ * unknown fields.
+ */
+function plain(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plain);
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, plain(field)]));
 }

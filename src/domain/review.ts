@@ -85,7 +85,8 @@ export function refuseDecision(
       type: REVIEW_REFUSALS.invalidDecision,
       message: `decision must be APPROVE or REJECT, not ${String(input.decision).slice(0, 40)}`,
     };
-  if (input.comment !== undefined && [...input.comment].length > REVIEW_LIMITS.maxCommentChars)
+  // UTF-16 units, as the API's and the consumer's rule (zod's max) counts them.
+  if (input.comment !== undefined && input.comment.length > REVIEW_LIMITS.maxCommentChars)
     return {
       type: REVIEW_REFUSALS.invalidDecision,
       message: `comment: at most ${REVIEW_LIMITS.maxCommentChars} characters`,
