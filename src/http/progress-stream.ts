@@ -110,12 +110,12 @@ export async function streamProgress(
   let current = first;
   send('progress', first);
   try {
-    while (!closed && current.status === 'RUNNING' && Date.now() - started < MAX_STREAM_MS) {
+    while (!closed && !ended(current) && Date.now() - started < MAX_STREAM_MS) {
       await sleep(POLL_MS);
       if (closed) break;
       current = await read();
       const body = JSON.stringify(current);
-      if (body !== last && current.status === 'RUNNING') {
+      if (body !== last && !ended(current)) {
         send('progress', current);
         last = body;
         lastSent = Date.now();
@@ -124,7 +124,7 @@ export async function streamProgress(
         lastSent = Date.now();
       }
     }
-    if (current.status !== 'RUNNING') send('end', current);
+    if (ended(current)) send('end', current);
   } catch (error: unknown) {
     request.log.warn({ err: error }, 'progress stream failed');
     send('error', { code: 'INTERNAL_ERROR', message: 'progress is unavailable; reconnect' });
@@ -134,3 +134,7 @@ export async function streamProgress(
     if (!closed) res.end();
   }
 }
+
+/** A report waiting for review has not ended: the stream goes on through the wait. */
+const ended = (status: ReportStatusView): boolean =>
+  status.status !== 'RUNNING' && status.status !== 'AWAITING_REVIEW';
