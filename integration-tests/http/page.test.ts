@@ -2,13 +2,31 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApiHarness, type ApiHarness } from '../support/api-harness';
 import { pdfText } from '../support/report-assertions';
 import { uniqueName } from '../../testing/stack-env';
 
 /** Kept after the run: what a person sees once a report has completed. */
 export const screenshotPath = join(__dirname, '..', '..', 'test-artifacts', 'page-completed.png');
+/** Kept after the run: a reviewer's approval on the page, next to the report's preview. */
+export const reviewScreenshotPath = join(
+  __dirname,
+  '..',
+  '..',
+  'test-artifacts',
+  'page-review-approved.png',
+);
+
+/** Script errors and console errors of a page, collected as they happen. */
+function problemsOf(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  return problems;
+}
 
 describe('the manual-run page in headless Chromium', () => {
   let api: ApiHarness;
@@ -40,11 +58,7 @@ describe('the manual-run page in headless Chromium', () => {
       viewport: { width: 1100, height: 900 },
     });
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
+    const problems = problemsOf(page);
     await page.goto(api.baseUrl);
     assert.equal(await page.title(), 'Report pipeline');
 
@@ -88,6 +102,70 @@ describe('the manual-run page in headless Chromium', () => {
 
     mkdirSync(join(screenshotPath, '..'), { recursive: true });
     await page.screenshot({ path: screenshotPath, fullPage: true });
+    assert.deepEqual(problems, [], 'no script errors in the page');
+    await context.close();
+  });
+
+  it('holds a report for review, previews it, and an approval on the page lets it complete', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 1200 } });
+    const page = await context.newPage();
+    const problems = problemsOf(page);
+    await page.goto(api.baseUrl);
+
+    await page.fill('#prompt', `Heat pumps in old buildings (${uniqueName('page-review')})`);
+    await page.fill('#requester-id', 'page-test');
+    await page.fill('#email', 'page-test@example.com');
+    await page.fill('#review-reviewers', 'page-reviewer');
+    await page.fill('#review-minutes', '10');
+    await page.selectOption('#review-on-timeout', 'REJECT');
+    await page.click('#submit');
+
+    await page.locator('#run-status', { hasText: 'AWAITING_REVIEW' }).waitFor({ timeout: 60_000 });
+    const workflowId = (await page.textContent('#run-id')) ?? '';
+    assert.equal(await page.locator('#stages li').count(), 6, 'six stages with review');
+    assert.equal(await page.locator('#stages li.done').count(), 3);
+    assert.equal(await page.getAttribute('#stages li.current', 'data-stage'), 'review');
+    assert.match(
+      (await page.textContent('#run-review')) ?? '',
+      /^Waiting for review by page-reviewer until .+; then rejected automatically$/,
+    );
+
+    const entry = page.locator(`#reviews li[data-workflow-id="${workflowId}"]`);
+    await entry.waitFor({ timeout: 20_000 });
+    // The preview is the stored PDF, fetched as the API serves it inline and shown by Chromium.
+    const preview = entry.locator('iframe.preview');
+    await preview.waitFor({ timeout: 10_000 });
+    assert.match((await preview.getAttribute('src')) ?? '', /^blob:/);
+    const previewFrame = await (await preview.elementHandle())?.contentFrame();
+    assert.ok(previewFrame, 'the preview is a frame');
+    await previewFrame.waitForLoadState('load');
+    assert.equal(await previewFrame.evaluate('document.contentType'), 'application/pdf');
+
+    const comment = 'Checked the figures; fine to send.';
+    await entry.getByLabel('Reviewer').fill('page-reviewer');
+    await entry.getByLabel('Comment (optional)').fill(comment);
+    await entry.getByRole('button', { name: 'Approve' }).click();
+    await entry
+      .locator('.outcome', { hasText: `Approved by page-reviewer: “${comment}”` })
+      .waitFor({ timeout: 10_000 });
+
+    await page.locator('#run-status', { hasText: 'COMPLETED' }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('#stages li.done').count(), 6, 'all six stages done');
+    mkdirSync(join(reviewScreenshotPath, '..'), { recursive: true });
+    await page.screenshot({ path: reviewScreenshotPath, fullPage: true });
+
+    const response = await api.call(`/api/workflows/${workflowId}/result`);
+    assert.equal(response.status, 200);
+    const result = (await response.json()) as {
+      status: string;
+      review?: { decision?: Record<string, unknown> };
+    };
+    assert.equal(result.status, 'COMPLETED');
+    const { decision, reviewer, automatic, comment: recorded } = result.review?.decision ?? {};
+    assert.deepEqual(
+      { decision, reviewer, automatic, comment: recorded },
+      { decision: 'APPROVE', reviewer: 'page-reviewer', automatic: false, comment },
+    );
     assert.deepEqual(problems, [], 'no script errors in the page');
     await context.close();
   });

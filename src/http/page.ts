@@ -19,9 +19,10 @@ export const pageRoutes = (): FastifyPluginAsync => async (app) => {
       reply
         .type(asset.type)
         .header('cache-control', 'no-cache')
+        // frame-src: the review previews are PDFs fetched with the API key, shown from blob: URLs.
         .header(
           'content-security-policy',
-          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-src blob:; frame-ancestors 'none'",
         )
         .send(body),
     );
