@@ -27,6 +27,8 @@ describe('Kafka broker', () => {
       config.TOPIC_REPORTS_COMPLETED,
       config.TOPIC_REPORTS_FAILED,
       config.TOPIC_NOTIFICATIONS_EMAIL,
+      config.TOPIC_REVIEW_DECISIONS,
+      config.TOPIC_REVIEW_DECISIONS_DLQ,
     ]) {
       assert.ok(topics.includes(topic), `topic ${topic} exists`);
     }
