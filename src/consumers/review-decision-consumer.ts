@@ -20,6 +20,7 @@ import {
 } from '../domain/review';
 import type { ServiceMetrics } from '../observability/metrics';
 import { decideReview, type DecisionOutcome } from '../temporal/review-decisions';
+import { AvroRecordReader, UnreadableRecordError } from './avro-record-reader';
 import { isTooLarge } from './dead-letters';
 import { holdAndRetry } from './hold-and-retry';
 
@@ -106,7 +107,7 @@ export class ReviewDecisionConsumer {
   readonly stats: DecisionConsumerStats = { decided: 0, deadLettered: {}, retries: 0 };
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
-  private reader: DecisionReader | undefined;
+  private reader: AvroRecordReader | undefined;
   private stopping = false;
   private started = false;
 
@@ -121,7 +122,7 @@ export class ReviewDecisionConsumer {
     const { kafka, config, registry } = this.deps;
     // As for requests: the service owns this contract, and an incompatible edit stops start-up.
     const id = await registerReviewDecisionSchema(registry, config.TOPIC_REVIEW_DECISIONS);
-    this.reader = await DecisionReader.create(registry, id);
+    this.reader = await AvroRecordReader.create(registry, id);
     this.producer = kafka.producer({ idempotent: true });
     await this.producer.connect();
     this.consumer = kafka.consumer({
@@ -199,8 +200,17 @@ export class ReviewDecisionConsumer {
     | { refusal: Refusal; ids?: ReportIds }
   > {
     const waitMs = this.deps.config.REVIEW_DECISION_WAIT_MS;
-    const read = await hold('schema registry', () => this.reader!.read(message.value));
-    if ('reason' in read) return { refusal: read };
+    const read = await hold('schema registry', () =>
+      this.reader!.read(message.value).then(
+        (record) => ({ record }),
+        (error: unknown) => {
+          if (error instanceof UnreadableRecordError)
+            return { refusal: { reason: error.reason, message: error.message } };
+          throw error;
+        },
+      ),
+    );
+    if ('refusal' in read) return { refusal: read.refusal };
     const parsed = decisionRecord.safeParse(read.record);
     if (!parsed.success) {
       const detail = parsed.error.issues
@@ -307,103 +317,5 @@ async function whileHeartbeating<T>(
     return await operation();
   } finally {
     clearInterval(timer);
-  }
-}
-
-/** What the registry client parses a schema into; its Avro schemas are avsc types. */
-type RegistrySchema = Awaited<ReturnType<SchemaRegistry['getSchema']>>;
-type AvroType = Parameters<
-  Extract<RegistrySchema, { createResolver: unknown }>['createResolver']
->[0];
-
-/**
- * Reads Confluent-framed Avro records (magic byte 0, a schema id, the body) into the current
- * ReviewDecision shape, resolving from the writer's version as RequestDecoder does for
- * requests. A record that can never be read is answered with a refusal; an unreachable registry
- * is thrown, to be retried.
- */
-class DecisionReader {
-  private readonly readers = new Map<number, (body: Buffer) => unknown>();
-
-  private constructor(
-    private readonly registry: SchemaRegistry,
-    private readonly readerSchema: AvroType,
-  ) {}
-
-  /** `readerSchemaId`: the current ReviewDecision, as registered at start. */
-  static async create(registry: SchemaRegistry, readerSchemaId: number): Promise<DecisionReader> {
-    const reader = (await registry.getSchema(readerSchemaId)) as unknown as AvroType;
-    return new DecisionReader(registry, reader);
-  }
-
-  async read(value: Buffer | null): Promise<{ record: unknown } | Refusal> {
-    if (!value || value.length < 6 || value.readUInt8(0) !== 0)
-      return {
-        reason: 'not-avro',
-        message: 'the record is not in the Confluent Avro wire format (magic byte 0, schema id)',
-      };
-    const schemaId = value.readInt32BE(1);
-    const read = await this.readerFor(schemaId);
-    if ('reason' in read) return read;
-    try {
-      return { record: read.read(value.subarray(5)) };
-    } catch (error: unknown) {
-      return {
-        reason: 'not-avro',
-        message: `the record does not decode with schema id ${schemaId}: ${String(error)}`,
-      };
-    }
-  }
-
-  /** How to read a body written with a schema id; kept per id, since a registered schema never changes. */
-  private async readerFor(
-    schemaId: number,
-  ): Promise<{ read: (body: Buffer) => unknown } | Refusal> {
-    const known = this.readers.get(schemaId);
-    if (known) return { read: known };
-    const name = this.readerSchema.name;
-    let writer: RegistrySchema;
-    try {
-      writer = await this.registry.getSchema(schemaId);
-    } catch (error: unknown) {
-      const status = (error as { status?: unknown }).status;
-      if (status === 404)
-        return {
-          reason: 'unknown-schema-id',
-          message: `schema id ${schemaId} is not in the registry`,
-        };
-      // Every failed exchange, the network's included, comes with an HTTP status; without one the
-      // registry answered with a schema that cannot be parsed, and asking again will not help.
-      if (typeof status === 'number') throw error;
-      return {
-        reason: 'wrong-schema',
-        message: `schema id ${schemaId} cannot be parsed as a schema: ${String(error)}`,
-      };
-    }
-    const writerName = 'createResolver' in writer ? writer.name : undefined;
-    if (writerName !== name)
-      return {
-        reason: 'wrong-schema',
-        message: `schema id ${schemaId} is ${writerName ?? 'not an Avro record'}, not ${name}`,
-      };
-    const reader = this.readerSchema;
-    const writerType = writer as unknown as AvroType;
-    let read: (body: Buffer) => unknown;
-    if (reader.equals(writerType)) {
-      read = (body) => reader.fromBuffer(body) as unknown;
-    } else {
-      let resolver: ReturnType<typeof reader.createResolver>;
-      try {
-        resolver = reader.createResolver(writerType);
-      } catch (error: unknown) {
-        return {
-          reason: 'wrong-schema',
-          message: `schema id ${schemaId} is a version of ${name} that cannot be read as the current one: ${String(error)}`,
-        };
-      }
-      read = (body) => reader.fromBuffer(body, resolver) as unknown;
-    }
-    this.readers.set(schemaId, read);
-    return { read };
   }
 }

@@ -2,12 +2,7 @@
  * The service's Avro contracts: the request it reads and the events it publishes. The schemas
  * themselves are the files in avro/; this module loads them, types them and registers them.
  */
-export {
-  eventSchemas,
-  reportRequestedName,
-  reportRequestedSchema,
-  reviewDecisionSchema,
-} from './schemas';
+export { eventSchemas, reportRequestedSchema, reviewDecisionSchema } from './schemas';
 export type {
   EmailNotification,
   EventPayloads,

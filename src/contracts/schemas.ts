@@ -8,14 +8,6 @@ const avsc = (file: string): string => readFileSync(join(avroDir, file), 'utf8')
 
 /** ReportRequested: what producers write to the request topic. */
 export const reportRequestedSchema = avsc('report-requested.avsc');
-/** Its full name, which a record's writer schema must have to be read as a request. */
-export const reportRequestedName = (() => {
-  const { namespace, name } = JSON.parse(reportRequestedSchema) as {
-    namespace?: string;
-    name: string;
-  };
-  return namespace ? `${namespace}.${name}` : name;
-})();
 
 /** ReviewDecision: what upstream systems write to the review-decisions topic. */
 export const reviewDecisionSchema = avsc('review-decision.avsc');

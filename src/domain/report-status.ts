@@ -4,6 +4,7 @@
  * search attribute. Pure: src/temporal/report-executions.ts does the reading.
  */
 import {
+  REPORT_STATUSES,
   STAGES,
   stagesOf,
   startedTimings,
@@ -194,13 +195,5 @@ function toldView(
 const isStage = (value: unknown): value is Stage =>
   typeof value === 'string' && (STAGES as readonly string[]).includes(value);
 
-const REPORT_STATUSES: readonly string[] = [
-  'RUNNING',
-  'AWAITING_REVIEW',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'REJECTED',
-] satisfies ReportStatus[];
 const isReportStatus = (value: unknown): value is ReportStatus =>
-  typeof value === 'string' && REPORT_STATUSES.includes(value);
+  typeof value === 'string' && (REPORT_STATUSES as readonly string[]).includes(value);

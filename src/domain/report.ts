@@ -41,8 +41,15 @@ export const STAGES = [
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
-export type ReportStatus =
-  'RUNNING' | 'AWAITING_REVIEW' | 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'REJECTED';
+export const REPORT_STATUSES = [
+  'RUNNING',
+  'AWAITING_REVIEW',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED',
+] as const;
+export type ReportStatus = (typeof REPORT_STATUSES)[number];
 export type FinalStatus = Exclude<ReportStatus, 'RUNNING' | 'AWAITING_REVIEW'>;
 
 /** The stages a report goes through: `review` only when its request asked for one. */

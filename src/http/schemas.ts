@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STAGES } from '../domain/report';
+import { REPORT_STATUSES, STAGES } from '../domain/report';
 import type { ReportStatusView } from '../domain/report-status';
 import { workflowIdFor } from '../domain/ids';
 import {
@@ -22,14 +22,7 @@ import {
  */
 
 const stage = z.enum(STAGES);
-const reportStatus = z.enum([
-  'RUNNING',
-  'AWAITING_REVIEW',
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'REJECTED',
-]);
+const reportStatus = z.enum(REPORT_STATUSES);
 const finalStatus = z.enum(['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED']);
 
 /** Strict: a field the API does not know (a misspelt `maxToken`, say) is a 400 naming it. */
