@@ -52,6 +52,10 @@ export const REPORT_STATUSES = [
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
 export type FinalStatus = Exclude<ReportStatus, 'RUNNING' | 'AWAITING_REVIEW'>;
 
+/** Whether a report has ended: waiting for review is not an end. */
+export const isFinalStatus = (status: ReportStatus): status is FinalStatus =>
+  status !== 'RUNNING' && status !== 'AWAITING_REVIEW';
+
 /** The stages a report goes through: `review` only when its request asked for one. */
 export const stagesOf = (reviewed: boolean): readonly Stage[] =>
   reviewed ? STAGES : STAGES.filter((stage) => stage !== 'review');

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isFinalStatus } from '../domain/report';
 import { ApiError } from './errors';
 import type { ReportStatusView } from './schemas';
 
@@ -110,12 +111,12 @@ export async function streamProgress(
   let current = first;
   send('progress', first);
   try {
-    while (!closed && !ended(current) && Date.now() - started < MAX_STREAM_MS) {
+    while (!closed && !isFinalStatus(current.status) && Date.now() - started < MAX_STREAM_MS) {
       await sleep(POLL_MS);
       if (closed) break;
       current = await read();
       const body = JSON.stringify(current);
-      if (body !== last && !ended(current)) {
+      if (body !== last && !isFinalStatus(current.status)) {
         send('progress', current);
         last = body;
         lastSent = Date.now();
@@ -124,7 +125,7 @@ export async function streamProgress(
         lastSent = Date.now();
       }
     }
-    if (ended(current)) send('end', current);
+    if (isFinalStatus(current.status)) send('end', current);
   } catch (error: unknown) {
     request.log.warn({ err: error }, 'progress stream failed');
     send('error', { code: 'INTERNAL_ERROR', message: 'progress is unavailable; reconnect' });
@@ -134,7 +135,3 @@ export async function streamProgress(
     if (!closed) res.end();
   }
 }
-
-/** A report waiting for review has not ended: the stream goes on through the wait. */
-const ended = (status: ReportStatusView): boolean =>
-  status.status !== 'RUNNING' && status.status !== 'AWAITING_REVIEW';

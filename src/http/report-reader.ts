@@ -7,6 +7,7 @@ import {
   statusView,
   type ReportStatusView,
 } from '../domain/report-status';
+import { isFinalStatus } from '../domain/report';
 import { ReportStore } from '../storage/report-store';
 import { ReportExecutions, reportsQuery } from '../temporal/report-executions';
 import { ApiError } from './errors';
@@ -40,7 +41,7 @@ export class ReportReader {
   async result(workflowId: string): Promise<ReportResultView> {
     const execution = await this.executions.read(workflowId).catch(answerNotFound);
     const view = statusView(execution);
-    if (view.status === 'RUNNING' || view.status === 'AWAITING_REVIEW') {
+    if (!isFinalStatus(view.status)) {
       throw new ApiError(
         409,
         'REPORT_NOT_READY',
