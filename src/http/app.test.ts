@@ -245,6 +245,14 @@ describe('the API over fakes (app.inject)', () => {
 
     const badId = await api.inject({ url: '/api/workflows/not-a-report/status' });
     assert.equal(badId.statusCode, 400);
+
+    // The longest key's workflow id reached the router's 100-character limit and got a 414.
+    reader.status = async (id) => running(id);
+    const longest = await api.inject({ url: `/api/workflows/report-${'k'.repeat(200)}/status` });
+    assert.equal(longest.statusCode, 200);
+    const tooLong = await api.inject({ url: `/api/workflows/report-${'é'.repeat(600)}/events` });
+    assert.equal(tooLong.statusCode, 400);
+    assert.equal(tooLong.json<{ error: { code: string } }>().error.code, 'VALIDATION_FAILED');
   });
 
   it('cancels a running report by signal and answers 202 CANCELLING', async () => {

@@ -75,6 +75,10 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.config.HTTP_BODY_LIMIT_BYTES,
+    // The router's default (100 characters) is shorter than the longest workflow id a valid key
+    // gives, and past it the router answers 414 in its own format. Ids of any sane length reach
+    // the routes' schemas, which refuse a wrong one with a 400 in the API's format.
+    routerOptions: { maxParamLength: 4096 },
     // A caller's request id is kept so that one id follows a request across services.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
