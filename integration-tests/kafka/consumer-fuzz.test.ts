@@ -142,7 +142,7 @@ describe('fuzzed report requests on Kafka', () => {
     const v1 = JSON.parse(reportRequestedSchema) as { fields: unknown[] };
     const v2 = {
       ...v1,
-      fields: [...v1.fields, { name: 'priority', type: ['null', 'string'], default: null }],
+      fields: [...v1.fields, { name: 'region', type: ['null', 'string'], default: null }],
     };
     schemaIds.request = made.requestSchemaId;
     schemaIds.requestV2 = (

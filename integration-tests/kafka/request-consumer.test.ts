@@ -294,14 +294,14 @@ describe('report requests from Kafka', () => {
     const v1 = JSON.parse(reportRequestedSchema) as { fields: unknown[] };
     const v2 = {
       ...v1,
-      fields: [...v1.fields, { name: 'priority', type: ['null', 'string'], default: null }],
+      fields: [...v1.fields, { name: 'region', type: ['null', 'string'], default: null }],
     };
     const { id } = await k.registry.register(
       { type: SchemaType.AVRO, schema: JSON.stringify(v2) },
       { subject },
     );
     assert.notEqual(id, k.requestSchemaId);
-    const request = k.sampleRequest({ priority: 'high' });
+    const request = k.sampleRequest({ region: 'eu-west' });
     await k.producer.send({
       topic: k.config.TOPIC_REPORTS_REQUESTED,
       acks: -1,

@@ -1,4 +1,5 @@
 import type { ReportRequested } from '../../src/contracts';
+import { REQUESTABLE_PRIORITIES } from '../../src/domain/priority';
 
 /**
  * Avro binary written by hand, so that a test can write what the contract allows and also what
@@ -43,9 +44,10 @@ export function confluentFrame(schemaId: number, body: Buffer): Buffer {
   return Buffer.concat([header, body]);
 }
 
-/** The fields of avro/report-requested.avsc, in its order (review may be left out: null). */
-export type RequestFields = Omit<ReportRequested, 'review'> & {
+/** The fields of avro/report-requested.avsc, in its order (review and priority may be left out: null). */
+export type RequestFields = Omit<ReportRequested, 'review' | 'priority'> & {
   review?: ReportRequested['review'];
+  priority?: ReportRequested['priority'];
 };
 
 export type StringField =
@@ -68,7 +70,7 @@ export type WireFault =
 
 /**
  * ReportRequested in Avro binary, with at most one fault; `extraString` appends the field a
- * BACKWARD-compatible v2 adds (`priority`, a union of null and string).
+ * BACKWARD-compatible next version adds (`region`, a union of null and string).
  */
 export function encodeRequestBody(
   fields: RequestFields,
@@ -123,6 +125,9 @@ export function encodeRequestBody(
     if (reviewers.length > 0) w.long(0);
     w.long(timeoutSeconds).long(onTimeout === 'APPROVE' ? 0 : 1);
   }
+  // priority: a union of null and RequestPriority (an enum index).
+  if (fields.priority === null || fields.priority === undefined) w.long(0);
+  else w.long(1).long(REQUESTABLE_PRIORITIES.indexOf(fields.priority));
   if (extraString !== undefined) {
     if (extraString === null) w.long(0);
     else w.long(1).string(extraString);

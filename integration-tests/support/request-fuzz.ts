@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
+import { REQUESTABLE_PRIORITIES } from '../../src/domain/priority';
 import {
   EARLIEST_REQUESTED_AT,
   REQUESTED_AT_LEEWAY_MS,
@@ -152,6 +153,7 @@ export function validFields(
     // From the earliest accepted time to an hour ahead (a producer's clock may run fast).
     requestedAt: fc.integer({ min: EARLIEST_REQUESTED_AT, max: ctx.now + 3_600_000 }),
     correlationId: fc.option(text(40, 200), { nil: null }),
+    priority: fc.option(fc.constantFrom(...REQUESTABLE_PRIORITIES), { nil: null }),
   });
 }
 
@@ -740,7 +742,7 @@ function mangled(ctx: FuzzContext): fc.Arbitrary<Item> {
       let kind: string;
       if ('edits' in how) {
         const schemaId = how.v2 ? ctx.schemaIds.requestV2 : ctx.schemaIds.request;
-        const body = encodeRequestBody(request, undefined, how.v2 ? 'high' : undefined);
+        const body = encodeRequestBody(request, undefined, how.v2 ? 'eu-west' : undefined);
         value = confluentFrame(schemaId, how.edits.reduce(apply, body));
         kind = 'mangled:bytes';
       } else {

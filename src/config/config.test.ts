@@ -216,6 +216,35 @@ describe('loadConfig with an entry point’s schema', () => {
     );
   });
 
+  it('reads fairness weights as id=number pairs, and names a malformed one', () => {
+    const config = loadConfig(
+      { ...only(required.api), FAIRNESS_WEIGHTS: ' svc-a=2, svc-b = 0.5 ' },
+      apiConfigSchema,
+    );
+    assert.deepEqual(
+      [...config.FAIRNESS_WEIGHTS],
+      [
+        ['svc-a', 2],
+        ['svc-b', 0.5],
+      ],
+    );
+    assert.equal(loadConfig(only(required.api), apiConfigSchema).FAIRNESS_WEIGHTS.size, 0);
+    for (const [value, message] of [
+      ['svc-a', /"svc-a" is not one/],
+      ['svc-a=0', /"svc-a=0" is not one \(Too small/],
+      ['svc-a=two', /"svc-a=two" is not one/],
+      ['=2', /"=2" is not one/],
+      ['svc-a=1=2', /"svc-a=1=2" is not one/],
+      ['svc-a=1,svc-a=2', /svc-a is given twice/],
+    ] as const) {
+      const problems = problemsOf(
+        { ...only(required.api), FAIRNESS_WEIGHTS: value },
+        apiConfigSchema,
+      );
+      assert.match(problems.get('FAIRNESS_WEIGHTS') ?? '', message, value);
+    }
+  });
+
   it('every setting belongs to some process, and the full set is their union', () => {
     const union = new Set(Object.values(schemas).flatMap((s) => Object.keys(s.shape)));
     assert.deepEqual([...union].sort(), Object.keys(configSchema.shape).sort());

@@ -38,6 +38,36 @@ const booleanFlag = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1');
 
+/**
+ * `id=number` pairs, comma-separated (`svc-a=2, svc-b=0.5`): a value per requester id, for the
+ * requesters that differ from the default. An id may hold any character but `,` and `=`.
+ */
+const numbersById = (value: z.ZodNumber) =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const byId = new Map<string, number>();
+      for (const entry of text.split(',').map((e) => e.trim())) {
+        if (entry === '') continue;
+        const [id, raw, extra] = entry.split('=').map((part) => part.trim());
+        const parsed = value.safeParse(raw === undefined || raw === '' ? NaN : Number(raw));
+        if (!id || extra !== undefined || !parsed.success) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected id=number pairs separated by commas, e.g. svc-a=2,svc-b=0.5; "${entry}" is not one${parsed.success || !id ? '' : ` (${parsed.error.issues[0]?.message})`}`,
+          });
+          return z.NEVER;
+        }
+        if (byId.has(id)) {
+          ctx.addIssue({ code: 'custom', message: `${id} is given twice` });
+          return z.NEVER;
+        }
+        byId.set(id, parsed.data);
+      }
+      return byId;
+    });
+
 /*
  * Settings by what they configure. Each entry point composes the sections it uses (below), so a
  * process neither needs nor holds a setting, or a secret, that it never reads.
@@ -73,6 +103,16 @@ const requests = z.object({
  */
 const reviews = z.object({
   REVIEW_DECISION_WAIT_MS: positiveInt(10_000),
+});
+
+/**
+ * How the report task queues share the workers between requesters (Temporal's task queue
+ * fairness): each requester's tasks form a queue of their own, served in weighted turns. A
+ * requester not listed has weight 1; one with 2 is served twice as often. Every process that
+ * starts reports (the API, the consumer) must be given the same weights.
+ */
+const scheduling = z.object({
+  FAIRNESS_WEIGHTS: numbersById(z.number().positive().max(1000)),
 });
 
 const worker = z.object({
@@ -196,6 +236,7 @@ export const apiConfigSchema = z.object({
   ...temporal.shape,
   ...requests.shape,
   ...reviews.shape,
+  ...scheduling.shape,
   ...http.shape,
 });
 
@@ -225,6 +266,7 @@ export const consumerConfigSchema = z.object({
   ...temporal.shape,
   ...requests.shape,
   ...reviews.shape,
+  ...scheduling.shape,
   ...ops.shape,
   ...kafka.shape,
   ...requestConsumer.shape,

@@ -32,6 +32,7 @@ export interface RequestConsumerDeps {
     | 'TOPIC_REPORTS_REQUESTED'
     | 'TOPIC_REPORTS_REQUESTED_DLQ'
     | 'TEMPORAL_TASK_QUEUE'
+    | 'FAIRNESS_WEIGHTS'
     | 'PROMPT_MAX_CHARS'
   >;
 }
@@ -88,7 +89,12 @@ export class ReportRequestConsumer {
     this.intake = new Intake({
       inbox: this.deps.inbox,
       startReport: (request) =>
-        startReport(this.deps.temporal, config.TEMPORAL_TASK_QUEUE, request),
+        startReport(
+          this.deps.temporal,
+          config.TEMPORAL_TASK_QUEUE,
+          request,
+          config.FAIRNESS_WEIGHTS,
+        ),
       promptMaxChars: config.PROMPT_MAX_CHARS,
       logger,
       metrics: this.deps.metrics?.service,

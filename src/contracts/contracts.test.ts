@@ -23,6 +23,7 @@ const requested: ReportRequested[] = [
     requestedAt: at,
     correlationId: 'corr-1',
     review: { reviewers: ['rita', 'omar'], timeoutSeconds: 3600, onTimeout: 'REJECT' },
+    priority: 'HIGH',
   },
   {
     idempotencyKey: 'order-2',
@@ -32,6 +33,7 @@ const requested: ReportRequested[] = [
     requestedAt: at,
     correlationId: null,
     review: null,
+    priority: null,
   },
 ];
 
@@ -141,16 +143,30 @@ describe('Avro contracts', () => {
     assertSchemaFits('ReviewDecision', reviewDecisionSchema, decisions);
   });
 
-  it('a request written before review existed reads as one without review', () => {
-    const v1 = JSON.parse(reportRequestedSchema) as { fields: { name: string }[] };
-    v1.fields = v1.fields.filter((field) => field.name !== 'review');
-    const writer = Type.forSchema(v1 as Parameters<typeof Type.forSchema>[0]);
+  /** Writes `record` with the current request schema less `dropped`, reads it with the current one. */
+  const readAsCurrent = (dropped: string[], record: Record<string, unknown>): unknown => {
+    const older = JSON.parse(reportRequestedSchema) as { fields: { name: string }[] };
+    older.fields = older.fields.filter((field) => !dropped.includes(field.name));
+    const writer = Type.forSchema(older as Parameters<typeof Type.forSchema>[0]);
     const reader = Type.forSchema(
       JSON.parse(reportRequestedSchema) as Parameters<typeof Type.forSchema>[0],
     );
-    const { review: _review, ...old } = requested[0]!;
-    const read: unknown = reader.fromBuffer(writer.toBuffer(old), reader.createResolver(writer));
-    assert.deepEqual(JSON.parse(JSON.stringify(read)), { ...old, review: null });
+    const read: unknown = reader.fromBuffer(writer.toBuffer(record), reader.createResolver(writer));
+    return JSON.parse(JSON.stringify(read));
+  };
+
+  it('a request written before review existed reads as one without review or priority', () => {
+    const { review: _review, priority: _priority, ...old } = requested[0]!;
+    assert.deepEqual(readAsCurrent(['review', 'priority'], old), {
+      ...old,
+      review: null,
+      priority: null,
+    });
+  });
+
+  it('a request written before priorities existed reads as one without priority', () => {
+    const { priority: _priority, ...old } = requested[0]!;
+    assert.deepEqual(readAsCurrent(['priority'], old), { ...old, priority: null });
   });
 
   for (const eventType of Object.keys(events) as OutboxEventType[]) {

@@ -1,3 +1,4 @@
+import type { RequestablePriority } from '../domain/priority';
 import type { Stage, TokenUsage } from '../domain/report';
 import type { ReviewVerdict } from '../domain/review';
 
@@ -14,6 +15,8 @@ export interface ReportRequested {
   requestedAt: number;
   correlationId: string | null;
   review: { reviewers: string[]; timeoutSeconds: number; onTimeout: ReviewVerdict } | null;
+  /** Null: NORMAL. */
+  priority: RequestablePriority | null;
 }
 
 /** A review decision as the events carry it. */

@@ -13,12 +13,14 @@ const known = {
   workflowId: 'report-order-1',
   reportId: '3b1f0c2e-7d4a-5e6b-8c9d-0a1b2c3d4e5f',
   startedAt: new Date('2026-11-22T10:00:00.000Z'),
+  priority: { priorityKey: 2, fairnessKey: 'team-a', fairnessWeight: 2 },
 };
 const shown = {
   workflowId: known.workflowId,
   reportId: known.reportId,
   startedAt: '2026-11-22T10:00:00.000Z',
   closedAt: undefined,
+  priority: { level: 'HIGH', key: 2, fairnessKey: 'team-a', fairnessWeight: 2 },
 };
 const timing = { startedAt: '2026-11-22T10:00:01.000Z', attempts: 1 };
 

@@ -3,6 +3,7 @@
  * its result) and, where it never said, from Temporal's execution status and the ReportStage
  * search attribute. Pure: src/temporal/report-executions.ts does the reading.
  */
+import { priorityView, type PriorityView } from './priority';
 import {
   REPORT_STATUSES,
   STAGES,
@@ -32,6 +33,8 @@ export interface ReportStatusView extends Omit<ReportProgress, 'timings'> {
   progress: number;
   timings: Record<string, StageTiming>;
   current?: CurrentActivity;
+  /** What Temporal orders the report's tasks by. */
+  priority: PriorityView;
   /** ISO-8601 */
   startedAt: string;
   /** ISO-8601 */
@@ -48,6 +51,8 @@ export type ReportExecution = {
   startedAt: Date;
   closedAt?: Date;
   stage?: string;
+  /** As Temporal holds it; absent for workflows started before priorities. */
+  priority?: { priorityKey?: number; fairnessKey?: string; fairnessWeight?: number };
 } & (
   | {
       state: 'running';
@@ -92,6 +97,7 @@ export function statusView(execution: ReportExecution): ReportStatusView {
     reportId: execution.reportId,
     startedAt: execution.startedAt.toISOString(),
     closedAt: execution.closedAt?.toISOString(),
+    priority: priorityView(execution.priority),
   };
   switch (execution.state) {
     case 'running':
@@ -172,7 +178,7 @@ export function listedStatus(
 /** The view of what the workflow itself said, by its progress query or its result. */
 function toldView(
   told: ReportProgress,
-): Omit<ReportStatusView, 'workflowId' | 'reportId' | 'startedAt' | 'closedAt'> {
+): Omit<ReportStatusView, 'workflowId' | 'reportId' | 'startedAt' | 'closedAt' | 'priority'> {
   return {
     status: told.status,
     stage: told.stage,

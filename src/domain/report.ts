@@ -1,3 +1,4 @@
+import type { PriorityLevel } from './priority';
 import type { ReviewPolicy, ReviewState } from './review';
 
 /**
@@ -29,6 +30,11 @@ export interface ReportRequest {
   source: 'kafka' | 'http' | 'demo' | 'test';
   /** Absent: no review, the report is mailed as soon as its PDF is stored. */
   review?: ReviewPolicy;
+  /**
+   * How its tasks are ordered on the task queues (domain/priority.ts). Absent only in requests
+   * admitted before priorities: those ran at Temporal's default, NORMAL.
+   */
+  priority?: PriorityLevel;
 }
 
 export const STAGES = [

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REQUESTABLE_PRIORITIES } from './priority';
 import { REVIEW_LIMITS, REVIEW_VERDICTS } from './review';
 
 /**
@@ -131,3 +132,9 @@ export const reviewField = z
   });
 
 export const reviewCommentField = plainText(0, REVIEW_LIMITS.maxCommentChars);
+
+/** The priority a Kafka request may ask for; runs from the API are always INTERACTIVE. */
+export const priorityField = z.enum(REQUESTABLE_PRIORITIES).meta({
+  description:
+    'HIGH, NORMAL (the default) or LOW: the order among Kafka requests. Runs from the API are INTERACTIVE, ahead of all three.',
+});

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { keyOfUnkeyedRequest } from './ids';
+import { defaultPriority } from './priority';
 import type { ReportRequest } from './report';
 import {
   correlationIdField,
   idempotencyKeyField,
   optionFields,
+  priorityField,
   promptField,
   promptLength,
   requesterField,
@@ -56,6 +58,7 @@ const requestSchema = z.object({
   requestedAt: z.union([z.number(), z.date(), z.string()]).optional(),
   correlationId: correlationIdField.nullish(),
   review: reviewField.nullish(),
+  priority: priorityField.nullish(),
 });
 
 export type ValidRequest = Omit<ReportRequest, 'reportId'>;
@@ -63,7 +66,8 @@ export type ValidRequest = Omit<ReportRequest, 'reportId'>;
 /**
  * Checks a decoded request (from Kafka or HTTP) and normalises it. The payload hash covers what
  * the report is made from (prompt, requester, options, review), so a re-sent request with a new
- * timestamp is still the same request. An API call may come without a key: it is keyed by that
+ * timestamp, or asking for another priority, is still the same request. Only a Kafka record
+ * chooses its priority; everything else is a person's run, INTERACTIVE. An API call may come without a key: it is keyed by that
  * hash, so sending the same body again finds the same report. A Kafka record must carry one.
  */
 export function validateRequest(
@@ -110,6 +114,7 @@ export function validateRequest(
     ...(value.correlationId ? { correlationId: value.correlationId } : {}),
     source,
     ...(review ? { review } : {}),
+    priority: source === 'kafka' ? (value.priority ?? 'NORMAL') : defaultPriority(source),
   };
   return { request, payloadHash };
 }

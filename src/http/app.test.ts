@@ -58,6 +58,7 @@ const running = (workflowId: string): ReportStatusView => ({
   stagesCompleted: ['callLlm'],
   timings: { callLlm: { startedAt: '2026-11-23T00:00:00.000Z', attempts: 1 } },
   compensated: [],
+  priority: { level: 'INTERACTIVE', key: 1, fairnessKey: 'analyst-7', fairnessWeight: 1 },
   startedAt: '2026-11-23T00:00:00.000Z',
 });
 
@@ -90,6 +91,7 @@ describe('the API over fakes (app.inject)', () => {
       logger: pino({ level: 'silent' }),
       config: {
         TEMPORAL_TASK_QUEUE: 'reports',
+        FAIRNESS_WEIGHTS: new Map(),
         PROMPT_MAX_CHARS: 200,
         HTTP_BODY_LIMIT_BYTES: 64 * 1024,
         HTTP_RATE_LIMIT_PER_MINUTE: 600,

@@ -48,6 +48,7 @@ export interface ApiDeps {
   config: Pick<
     Config,
     | 'TEMPORAL_TASK_QUEUE'
+    | 'FAIRNESS_WEIGHTS'
     | 'PROMPT_MAX_CHARS'
     | 'HTTP_BODY_LIMIT_BYTES'
     | 'HTTP_RATE_LIMIT_PER_MINUTE'
@@ -157,7 +158,13 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
   app.addHook('preClose', async () => streams.closeAll());
   const intake = new Intake({
     inbox: deps.inbox,
-    startReport: (request) => startReport(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, request),
+    startReport: (request) =>
+      startReport(
+        deps.temporal,
+        deps.config.TEMPORAL_TASK_QUEUE,
+        request,
+        deps.config.FAIRNESS_WEIGHTS,
+      ),
     promptMaxChars: deps.config.PROMPT_MAX_CHARS,
     logger: deps.logger,
     metrics: service,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { REPORT_STATUSES, STAGES } from '../domain/report';
 import type { ReportStatusView } from '../domain/report-status';
 import { workflowIdFor } from '../domain/ids';
+import { PRIORITY_KEYS, type PriorityLevel } from '../domain/priority';
 import {
   correlationIdField,
   idempotencyKeyField,
@@ -108,6 +109,27 @@ const reviewState = z
   .meta({ id: 'ReviewState' });
 
 const failure = z.object({ stage: stage, errorType: z.string(), message: z.string() });
+
+const priority = z
+  .object({
+    level: z.enum(Object.keys(PRIORITY_KEYS) as [PriorityLevel, ...PriorityLevel[]]),
+    key: z.number().int().meta({ description: 'Temporal’s priority key; 1 is served first' }),
+    fairnessKey: z
+      .string()
+      .optional()
+      .meta({ description: 'The requester, whose turn the report’s tasks take' }),
+    fairnessWeight: z
+      .number()
+      .optional()
+      .meta({
+        description: 'The requester’s share of the workers (FAIRNESS_WEIGHTS; 1 unless set)',
+      }),
+  })
+  .meta({
+    id: 'Priority',
+    description:
+      'How Temporal orders the report’s tasks: INTERACTIVE (runs from the API) before HIGH, NORMAL and LOW (Kafka requests), and requesters in weighted turns within a level',
+  });
 const usage = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
 
 export const reportStatusView = z
@@ -146,6 +168,7 @@ export const reportStatusView = z
     review: reviewState
       .optional()
       .meta({ description: 'When the request asked for review: who, until when, the decision' }),
+    priority: priority,
     startedAt: z.string(),
     closedAt: z.string().optional(),
   })

@@ -85,6 +85,7 @@ export class ReportExecutions {
       startedAt: description.startTime,
       closedAt: description.closeTime,
       stage: description.typedSearchAttributes.get(reportStageKey),
+      priority: description.priority,
     };
     const handle = this.client.workflow.getHandle<typeof GenerateReportWorkflow>(workflowId);
     const executionStatus = description.status.name;

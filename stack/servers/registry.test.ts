@@ -54,7 +54,7 @@ describe('schema registry (Confluent API)', () => {
       { subject },
     );
 
-    const compatible = withField({ name: 'priority', type: ['null', 'string'], default: null });
+    const compatible = withField({ name: 'region', type: ['null', 'string'], default: null });
     const v2 = await registry.register({ type: SchemaType.AVRO, schema: compatible }, { subject });
     assert.ok(v2.id > 0);
 
