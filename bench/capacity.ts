@@ -1,19 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Client, Connection } from '@temporalio/client';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { parse } from 'yaml';
 import { loadConfig, type Config } from '../src/config/config';
-import { reportIdFor } from '../src/domain/ids';
-import { configEnv, spawnTs, type Child } from '../testing/child-process';
+import { spawnTs, type Child } from '../testing/child-process';
 import { sampleRequestRecord } from '../testing/kafka-harness';
-import { LlmStandIn } from '../testing/llm-control';
-import { createTopics } from '../testing/service-processes';
-import { freePort } from '../stack/docker';
-import { testEndpoints, uniqueName } from '../testing/stack-env';
+import { uniqueName } from '../testing/stack-env';
+import {
+  allCommitted,
+  allCompleted,
+  completedAtOf,
+  produce,
+  say,
+  sleep,
+  startPipeline,
+  stopPipeline,
+  type Pipeline,
+} from './pipeline';
 
 /**
  * Capacity of the pipeline against a bare Temporal skeleton on the same server, side by side in
@@ -31,43 +33,6 @@ import { testEndpoints, uniqueName } from '../testing/stack-env';
 const runs = Number(process.argv[2] ?? 300);
 const llmLatencyMs = 10_000;
 const copiesPerRequest = 10;
-const root = join(__dirname, '..');
-
-const say = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil(
-  what: string,
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** A built entry point as its own process, as production runs it. */
-function spawnBuilt(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', join(root, 'dist', entry)],
-    { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  return child;
-}
-
-async function waitReady(name: string, url: string, child: ChildProcess): Promise<void> {
-  await waitUntil(
-    `${name} to be ready`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-      return (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200;
-    },
-    60_000,
-  );
-}
 
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -122,156 +87,21 @@ async function skeleton(config: Config): Promise<number> {
   }
 }
 
-interface Pipeline {
-  config: Config;
-  kafka: Kafka;
-  admin: Admin;
-  registry: SchemaRegistry;
-  producer: Producer;
-  recorder: Consumer;
-  requestSchemaId: number;
-  completedAt: Map<string, number>;
-  worker: ChildProcess;
-  workerOps: string;
-  consumer: ChildProcess;
-  llm: LlmStandIn;
-}
-
-/** The runtime settings the worker Deployment gives its container, so the bench runs it alike. */
-function workerDeploymentEnv(): Record<string, string> {
-  const deployment = parse(readFileSync(join(root, 'k8s/base/worker-deployment.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
-  // Only literal values: secrets (valueFrom) come from the bench's own configuration.
-  return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
-}
-
-async function startPipeline(base: Config): Promise<Pipeline> {
-  const llm = new LlmStandIn(testEndpoints.llmControl);
-  const { config, kafka, registry, requestSchemaId } = await createTopics({
-    ...base,
-    TEMPORAL_TASK_QUEUE: uniqueName('bench-reports'),
-    OPENAI_BASE_URL: llm.baseUrl,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  const producer = kafka.producer();
-  await producer.connect();
-  const completedAt = new Map<string, number>();
-  const recorder = kafka.consumer({ groupId: uniqueName('bench-recorder') });
-  await recorder.connect();
-  await recorder.subscribe({ topic: config.TOPIC_REPORTS_COMPLETED, fromBeginning: true });
-  await recorder.run({
-    eachMessage: async ({ message }) => {
-      const key = message.key?.toString() ?? '';
-      if (!completedAt.has(key)) completedAt.set(key, performance.now());
-    },
-  });
-
-  const [workerPort, consumerPort] = [await freePort(), await freePort()];
-  const env = (port: number) =>
-    configEnv(config, {
-      OPS_PORT: String(port),
-      WORKFLOW_BUNDLE_PATH: join(root, 'dist', 'workflow-bundle.js'),
-    });
-  const worker = spawnBuilt('worker/main.js', { ...env(workerPort), ...workerDeploymentEnv() });
-  const consumer = spawnBuilt('consumers/main.js', env(consumerPort));
-  const workerOps = `http://127.0.0.1:${workerPort}`;
-  await waitReady('worker', workerOps, worker);
-  await waitReady('consumer', `http://127.0.0.1:${consumerPort}`, consumer);
-  return {
-    config,
-    kafka,
-    admin,
-    registry,
-    producer,
-    recorder,
-    requestSchemaId,
-    completedAt,
-    worker,
-    workerOps,
-    consumer,
-    llm,
-  };
-}
-
-async function stopPipeline(p: Pipeline): Promise<void> {
-  for (const child of [p.consumer, p.worker]) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-  await p.recorder.disconnect();
-  await p.producer.disconnect();
-  await p.admin
-    .deleteTopics({
-      topics: [
-        p.config.TOPIC_REPORTS_REQUESTED,
-        p.config.TOPIC_REPORTS_REQUESTED_DLQ,
-        p.config.TOPIC_REPORTS_COMPLETED,
-        p.config.TOPIC_REPORTS_FAILED,
-        p.config.TOPIC_NOTIFICATIONS_EMAIL,
-      ],
-    })
-    .catch(() => undefined);
-  await p.admin.disconnect();
-  await p.llm.close();
-}
-
 const sampleRequest = (tag: string) =>
   sampleRequestRecord(tag, { requester: { id: 'bench', email: 'bench@example.com' } });
-
-async function produce(p: Pipeline, requests: Record<string, unknown>[]): Promise<void> {
-  const messages = await Promise.all(
-    requests.map(async (r) => ({
-      key: String(r.idempotencyKey),
-      value: await p.registry.encode(p.requestSchemaId, r),
-    })),
-  );
-  for (let i = 0; i < messages.length; i += 500)
-    await p.producer.send({
-      topic: p.config.TOPIC_REPORTS_REQUESTED,
-      acks: -1,
-      messages: messages.slice(i, i + 500),
-    });
-}
-
-/** Resolves when the consumer group has committed every record on the request topic. */
-async function allCommitted(p: Pipeline, timeoutMs: number): Promise<void> {
-  const topic = p.config.TOPIC_REPORTS_REQUESTED;
-  await waitUntil(
-    'the consumer to commit every request',
-    async () => {
-      const [latest, committed] = await Promise.all([
-        p.admin.fetchTopicOffsets(topic),
-        p.admin.fetchOffsets({ groupId: p.config.KAFKA_CONSUMER_GROUP, topics: [topic] }),
-      ]);
-      const done = new Map(
-        (committed[0]?.partitions ?? []).map((c) => [c.partition, Number(c.offset)]),
-      );
-      return latest.every((l) => done.get(l.partition) === Number(l.high));
-    },
-    timeoutMs,
-  );
-}
 
 /** Produces `requests`; resolves with seconds until each is committed and until each completed. */
 async function throughKafka(
   p: Pipeline,
   requests: { idempotencyKey: string }[],
 ): Promise<{ committedS: number; completedS: number }> {
-  const reportIds = requests.map((r) => reportIdFor(r.idempotencyKey));
+  const keys = requests.map((r) => r.idempotencyKey);
   const started = performance.now();
   await produce(p, requests);
   await allCommitted(p, 600_000);
   const committedS = (performance.now() - started) / 1000;
-  await waitUntil(
-    `${requests.length} ReportCompleted events`,
-    () => reportIds.every((id) => p.completedAt.has(id)),
-    900_000,
-  );
-  const last = Math.max(...reportIds.map((id) => p.completedAt.get(id)!));
+  await allCompleted(p, keys, 900_000);
+  const last = Math.max(...keys.map((key) => completedAtOf(p, key)));
   return { committedS, completedS: (last - started) / 1000 };
 }
 

@@ -1,0 +1,165 @@
+import { cpus, totalmem } from 'node:os';
+import { loadConfig } from '../src/config/config';
+import { sampleRequestRecord } from '../testing/kafka-harness';
+import { uniqueName } from '../testing/stack-env';
+import {
+  allCompleted,
+  completedAtOf,
+  percentile,
+  produce,
+  say,
+  sleep,
+  startPipeline,
+  stopPipeline,
+  type Pipeline,
+} from './pipeline';
+
+/**
+ * Whether a flood from one requester delays anyone else, in one run on the local stack, through
+ * the built worker, consumer and API processes with an instant LLM:
+ *  - idle: a person's run through the API (3, one after another) and requester B's 5 requests
+ *    through Kafka, each group alone;
+ *  - the flood alone: requester A's `flood` requests through Kafka, for A's throughput;
+ *  - the flood again, and 4 s into it B's 5 requests through Kafka and a person's run through
+ *    the API.
+ * Latency runs from the record produced (or the POST sent) to its ReportCompleted received.
+ * Prints a table; asserts nothing.
+ *   ./dev stack up && ./dev npm run bench:fairness [-- <flood size, default 300>]
+ */
+const flood = Number(process.argv[2] ?? 300);
+const bCount = 5;
+const personDelayMs = 4_000;
+const timeoutMs = 900_000;
+
+const request = (requester: string) =>
+  sampleRequestRecord(`bench-${requester}`, {
+    requester: { id: requester, email: `${requester}@example.com` },
+  });
+
+/** Produces requests; resolves with each one's latency once all completed, in ms, ascending. */
+async function throughKafka(p: Pipeline, requests: { idempotencyKey: string }[]) {
+  const producedAt = performance.now();
+  await produce(p, requests);
+  const keys = requests.map((r) => r.idempotencyKey);
+  await allCompleted(p, keys, timeoutMs);
+  const latencies = keys.map((key) => completedAtOf(p, key) - producedAt).sort((a, b) => a - b);
+  return { producedAt, latencies, lastAt: producedAt + latencies.at(-1)! };
+}
+
+/** A person's run through the API; resolves with its latency in ms. */
+async function throughApi(p: Pipeline): Promise<number> {
+  const key = uniqueName('bench-person');
+  const sentAt = performance.now();
+  const res = await fetch(`${p.apiUrl}/api/workflows/generate-report`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify({
+      prompt: `A person's question (${key})`,
+      requester: { id: 'person', email: 'person@example.com' },
+    }),
+  });
+  if (res.status !== 202) throw new Error(`the API answered ${res.status}: ${await res.text()}`);
+  await allCompleted(p, [key], timeoutMs);
+  return completedAtOf(p, key) - sentAt;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function main(): Promise<void> {
+  const base = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
+  const p = await startPipeline(base, { api: true });
+  try {
+    say('warming the pipeline up: 10 requests through Kafka, 1 through the API');
+    await throughKafka(
+      p,
+      Array.from({ length: 10 }, () => request('warm-up')),
+    );
+    await throughApi(p);
+
+    say('idle: 3 runs through the API, one after another; B alone: 5 requests through Kafka');
+    const personIdle: number[] = [];
+    for (let i = 0; i < 3; i += 1) personIdle.push(await throughApi(p));
+    personIdle.sort((a, b) => a - b);
+    const bIdle = await throughKafka(
+      p,
+      Array.from({ length: bCount }, () => request('requester-b')),
+    );
+
+    say(`A's flood alone: ${flood} requests through Kafka`);
+    const alone = await throughKafka(
+      p,
+      Array.from({ length: flood }, () => request('requester-a')),
+    );
+    const aloneRate = flood / ((alone.lastAt - alone.producedAt) / 1000);
+    say(`    ${aloneRate.toFixed(2)} reports/s`);
+    await sleep(2_000);
+
+    say(`A's flood again; ${personDelayMs / 1000} s in, B's ${bCount} and a person's run`);
+    const floodRun = throughKafka(
+      p,
+      Array.from({ length: flood }, () => request('requester-a')),
+    );
+    await sleep(personDelayMs);
+    const [bMixed, personMixed, aMixed] = await Promise.all([
+      throughKafka(
+        p,
+        Array.from({ length: bCount }, () => request('requester-b')),
+      ),
+      throughApi(p),
+      floodRun,
+    ]);
+    const mixedRate = flood / ((aMixed.lastAt - aMixed.producedAt) / 1000);
+
+    const personP50 = percentile(personIdle, 50);
+    const bP50 = percentile(bIdle.latencies, 50);
+    const rows: string[][] = [
+      [
+        'a person, 1 run through the API',
+        `${seconds(personP50)} / ${seconds(percentile(personIdle, 95))}`,
+        `${seconds(personMixed)} / ${seconds(personMixed)}`,
+        `${(personMixed / personP50).toFixed(1)}×`,
+      ],
+      [
+        `requester B, ${bCount} through Kafka`,
+        `${seconds(bP50)} / ${seconds(percentile(bIdle.latencies, 95))}`,
+        `${seconds(percentile(bMixed.latencies, 50))} / ${seconds(percentile(bMixed.latencies, 95))}`,
+        `${(percentile(bMixed.latencies, 50) / bP50).toFixed(1)}× / ${(percentile(bMixed.latencies, 95) / bP50).toFixed(1)}×`,
+      ],
+      [
+        `requester A, ${flood} through Kafka`,
+        `${seconds(percentile(alone.latencies, 50))} / ${seconds(percentile(alone.latencies, 95))} (flood alone)`,
+        `${seconds(percentile(aMixed.latencies, 50))} / ${seconds(percentile(aMixed.latencies, 95))}`,
+        '',
+      ],
+    ];
+    const header = [
+      'group',
+      'alone: p50 / p95',
+      'with the flood: p50 / p95',
+      'with the flood ÷ alone p50',
+    ];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) =>
+      `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+    process.stdout.write(
+      [
+        `fairness, a flood of ${flood}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+        line(header),
+        line(widths.map((w) => '-'.repeat(w))),
+        ...rows.map(line),
+        '',
+        `A's throughput: ${aloneRate.toFixed(2)} reports/s alone, ${mixedRate.toFixed(2)} with B and the person (${(((mixedRate - aloneRate) / aloneRate) * 100).toFixed(1)}%)`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await stopPipeline(p);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});
