@@ -54,6 +54,16 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv): Child {
   };
 }
 
+/** A setting as the variable it was read from: lists comma-separated, maps as id=value pairs. */
+function asVariable(value: unknown): string {
+  if (Array.isArray(value)) return value.join(',');
+  if (value instanceof Map)
+    return [...(value as Map<unknown, unknown>)]
+      .map(([k, v]) => `${String(k)}=${String(v)}`)
+      .join(',');
+  return String(value);
+}
+
 /** The environment that gives a child process `config`, as its own loadConfig() will read it. */
 export function configEnv(
   config: Config,
@@ -62,7 +72,7 @@ export function configEnv(
   const fromConfig = Object.fromEntries(
     Object.entries(config)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
+      .map(([k, v]) => [k, asVariable(v)]),
   );
   return {
     ...process.env,
