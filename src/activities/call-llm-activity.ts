@@ -3,12 +3,18 @@ import { CancelledFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import type { LlmResult, ReportOptions, TokenUsage } from '../domain/report';
 import type { ReportFileStore } from '../storage/report-file-store';
+import type { TokenLedger } from '../storage/token-ledger';
 import { InvalidPromptError, LlmRequestRejectedError, permanent } from './errors';
 import { currentWorkflow, withHeartbeats } from './context';
 import type { LlmAdmission } from './llm-admission';
 
 export interface CallLlmInput {
   reportId: string;
+  /**
+   * Whose budget the tokens count against. The workflow always sends it; absent only in calls
+   * scheduled by workflows started before budgets existed.
+   */
+  requesterId?: string;
   prompt: string;
   options: ReportOptions;
 }
@@ -83,6 +89,7 @@ export function createCallLlmActivity(deps: {
   llm: OpenAI;
   admission: LlmAdmission;
   files: Pick<ReportFileStore, 'find' | 'save'>;
+  tokenLedger: Pick<TokenLedger, 'record'>;
   settings: LlmSettings;
 }) {
   return async function callLlm(input: CallLlmInput): Promise<LlmResult & { attempt: number }> {
@@ -183,6 +190,15 @@ export function createCallLlmActivity(deps: {
       }
     });
 
+    // Recorded before the answer is stored: should storing fail, the retry pays for a second
+    // answer and records that one too; a retry that finds this one stored records nothing.
+    await deps.tokenLedger.record({
+      callId: `${currentWorkflow().runId}/${info.activityId}/${info.attempt}`,
+      reportId: input.reportId,
+      requesterId: input.requesterId ?? null,
+      model: answeredBy,
+      ...usage,
+    });
     const ref = await deps.files.save(
       input.reportId,
       'content',

@@ -64,7 +64,7 @@ describe('callLlm, over each answer of the provider', () => {
   });
 
   it('reuses the content an earlier attempt stored instead of paying for a second call', async () => {
-    const { activities, provider, files } = fakeActivities();
+    const { activities, provider, files, tokenLedger } = fakeActivities();
     provider.script(answer);
     const first = await activityEnvironment().run(activities.callLlm, input());
 
@@ -72,11 +72,68 @@ describe('callLlm, over each answer of the provider', () => {
 
     assert.equal(provider.requests.length, 1);
     assert.equal(files.saves, 1);
+    assert.equal(tokenLedger.rows.length, 1, 'the reused answer is not counted again');
     assert.equal(second.called, false);
     assert.deepEqual(second.content, first.content);
     assert.equal(second.model, first.model);
     assert.deepEqual(second.usage, first.usage);
     assert.equal(second.title, first.title);
+  });
+
+  it('records the tokens of each answer paid for as it arrives, under the requester', async () => {
+    const { activities, provider, files, tokenLedger } = fakeActivities();
+    provider.script({ ...answer, model: 'test-model-2026-01-01' }, answer);
+    const save = files.save.bind(files);
+    files.save = async () => {
+      files.save = save;
+      throw new Error('connection terminated unexpectedly');
+    };
+
+    const lost = await failureOf(
+      activityEnvironment({ activityId: '1' }).run(
+        activities.callLlm,
+        input({ requesterId: 'svc-a' }),
+      ),
+    );
+    assert.ok(isRetryable(lost), 'the answer could not be stored: retried');
+    assert.deepEqual(
+      tokenLedger.rows.map(({ recordedAt: _, ...row }) => row),
+      [
+        {
+          callId: `${workflowExecution.runId}/1/1`,
+          reportId: 'r-1',
+          requesterId: 'svc-a',
+          model: 'test-model-2026-01-01',
+          promptTokens: 12,
+          completionTokens: 34,
+        },
+      ],
+      'paid for, so counted, though it was lost',
+    );
+
+    const retried = await activityEnvironment({ activityId: '1', attempt: 2 }).run(
+      activities.callLlm,
+      input({ requesterId: 'svc-a' }),
+    );
+    assert.equal(retried.called, true, 'nothing was stored: the LLM is paid again');
+    const reused = await activityEnvironment({ activityId: '1', attempt: 3 }).run(
+      activities.callLlm,
+      input({ requesterId: 'svc-a' }),
+    );
+    assert.equal(reused.called, false);
+    assert.deepEqual(
+      tokenLedger.rows.map((r) => r.callId),
+      [`${workflowExecution.runId}/1/1`, `${workflowExecution.runId}/1/2`],
+      'two answers paid, two rows; the reuse adds none',
+    );
+    assert.equal(provider.requests.length, 2);
+  });
+
+  it('records a call scheduled before budgets existed under no requester', async () => {
+    const { activities, provider, tokenLedger } = fakeActivities();
+    provider.script(answer);
+    await activityEnvironment().run(activities.callLlm, input());
+    assert.equal(tokenLedger.rows[0]?.requesterId, null);
   });
 
   it('refuses an empty or oversized prompt for good, before any call', async () => {

@@ -4,6 +4,7 @@ import type { OutboxEventType } from '../entities/outbox-event';
 import type { EmailLedger } from '../storage/email-ledger';
 import type { ReportFileStore } from '../storage/report-file-store';
 import type { ReportStore } from '../storage/report-store';
+import type { TokenLedger } from '../storage/token-ledger';
 import { createCallLlmActivity, type LlmSettings } from './call-llm-activity';
 import type { LlmAdmission } from './llm-admission';
 import type { PdfRenderer } from './pdf/pdf-render-pool';
@@ -26,6 +27,8 @@ export interface ActivityDeps {
   /** The class itself, not its methods, because publishOutcome's own deps still name it. */
   reports: ReportStore;
   ledger: Pick<EmailLedger, 'claim' | 'settle'>;
+  /** Where each LLM answer's tokens are recorded as it is paid for (budgets read them). */
+  tokenLedger: Pick<TokenLedger, 'record'>;
   llmSettings: LlmSettings;
   mailSettings: MailSettings;
   /** The Kafka topic of each event the outbox announces. */

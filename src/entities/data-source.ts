@@ -9,11 +9,20 @@ import { CreateInbox1763760000000 } from './migrations/1763760000000-create-inbo
 import { AddInboxStartedAt1763770000000 } from './migrations/1763770000000-add-inbox-started-at';
 import { AddOutboxTopic1763780000000 } from './migrations/1763780000000-add-outbox-topic';
 import { AddReportReview1763790000000 } from './migrations/1763790000000-add-report-review';
+import { CreateTokenLedger1763800000000 } from './migrations/1763800000000-create-token-ledger';
 import { OutboxEvent } from './outbox-event';
 import { Report } from './report';
 import { ReportFile } from './report-file';
+import { TokenLedgerEntry } from './token-ledger-entry';
 
-export const entities = [Report, ReportFile, EmailLedgerEntry, OutboxEvent, InboxEntry];
+export const entities = [
+  Report,
+  ReportFile,
+  EmailLedgerEntry,
+  OutboxEvent,
+  InboxEntry,
+  TokenLedgerEntry,
+];
 export const migrations = [
   CreateReportTables1763740000000,
   AddOutboxPublishError1763750000000,
@@ -21,6 +30,7 @@ export const migrations = [
   AddInboxStartedAt1763770000000,
   AddOutboxTopic1763780000000,
   AddReportReview1763790000000,
+  CreateTokenLedger1763800000000,
 ];
 
 /** The schema is owned by migrations (`npm run migrate`); TypeORM never synchronizes it. */

@@ -9,6 +9,7 @@ import { outboxEventTopics } from '../contracts';
 import { EmailLedger } from '../storage/email-ledger';
 import { ReportFileStore } from '../storage/report-file-store';
 import { ReportStore } from '../storage/report-store';
+import { TokenLedger } from '../storage/token-ledger';
 
 /** The real dependencies of the activities, from configuration; `closeActivityDeps` ends them. */
 export function createActivityDeps(config: WorkerConfig, dataSource: DataSource): ActivityDeps {
@@ -31,6 +32,7 @@ export function createActivityDeps(config: WorkerConfig, dataSource: DataSource)
     files: new ReportFileStore(dataSource),
     reports: new ReportStore(dataSource),
     ledger: new EmailLedger(dataSource),
+    tokenLedger: new TokenLedger(dataSource),
     llmSettings: {
       defaultModel: config.OPENAI_MODEL,
       defaultMaxTokens: config.OPENAI_MAX_TOKENS,

@@ -273,7 +273,12 @@ export async function GenerateReportWorkflow(request: ReportRequest): Promise<Re
   try {
     await main.run(async () => {
       llm = await step('callLlm', () =>
-        callLlm({ reportId: request.reportId, prompt: request.prompt, options: request.options }),
+        callLlm({
+          reportId: request.reportId,
+          requesterId: request.requester.id,
+          prompt: request.prompt,
+          options: request.options,
+        }),
       );
       state.usage = llm.usage;
       state.model = llm.model;

@@ -21,6 +21,7 @@ import {
 } from '../../storage/email-ledger';
 import type { ReportFileStore, StoredFile } from '../../storage/report-file-store';
 import { ReportStore, type ReportOutcome, type ReportRecord } from '../../storage/report-store';
+import { MemoryTokenLedger } from '../../storage/testing/memory-token-ledger';
 import { createActivities, type ActivityDeps } from '..';
 import type { LlmSettings } from '../call-llm-activity';
 import { LlmAdmission } from '../llm-admission';
@@ -434,6 +435,7 @@ export function fakeActivities(
     files: new InMemoryFileStore(),
     reports: new InMemoryReportStore(),
     ledger: new InMemoryEmailLedger(),
+    tokenLedger: new MemoryTokenLedger(),
     llmSettings,
     mailSettings,
     eventTopics,
