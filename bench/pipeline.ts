@@ -131,14 +131,19 @@ export async function startPipeline(
   });
   const consumer = spawnBuilt('consumers/main.js', env({ OPS_PORT: String(consumerPort) }));
   const workerOps = `http://127.0.0.1:${workerPort}`;
-  await waitReady('worker', workerOps, worker);
-  await waitReady('consumer', `http://127.0.0.1:${consumerPort}`, consumer);
-  let api: ChildProcess | undefined;
-  let apiUrl: string | undefined;
-  if (options.api) {
-    api = spawnBuilt('http/main.js', env({ HTTP_HOST: '127.0.0.1', HTTP_PORT: String(apiPort) }));
-    apiUrl = `http://127.0.0.1:${apiPort}`;
-    await waitReady('api', apiUrl, api);
+  const apiUrl = options.api ? `http://127.0.0.1:${apiPort}` : undefined;
+  const api = apiUrl
+    ? spawnBuilt('http/main.js', env({ HTTP_HOST: '127.0.0.1', HTTP_PORT: String(apiPort) }))
+    : undefined;
+  try {
+    await waitReady('worker', workerOps, worker);
+    await waitReady('consumer', `http://127.0.0.1:${consumerPort}`, consumer);
+    if (api) await waitReady('api', apiUrl!, api);
+  } catch (error: unknown) {
+    // Whatever started goes, so that a failed start leaves nothing running.
+    for (const child of [worker, consumer, api]) child?.kill('SIGKILL');
+    await Promise.allSettled([recorder.disconnect(), producer.disconnect(), admin.disconnect()]);
+    throw error;
   }
   return {
     config,

@@ -7,7 +7,7 @@ import type { ReportRequest } from '../src/domain/report';
 import { createDataSource } from '../src/entities/data-source';
 import { startReport, type StartedReport } from '../src/temporal/start-report';
 import { closeActivityDeps, createActivityDeps } from '../src/worker/activity-deps';
-import { ReportWorker } from '../src/worker/create-worker';
+import { ReportWorker, type ReportWorkerOptions } from '../src/worker/create-worker';
 import { LlmStandIn } from './llm-control';
 import {
   config as stackConfig,
@@ -27,8 +27,14 @@ export interface ReportHarness {
   /** This harness's own tenant of the LLM stand-in server. */
   llm: LlmStandIn;
   taskQueue: string;
-  /** Starts an in-process worker; `override` swaps dependencies (a failing store, a dead SMTP). */
-  startWorker(override?: (deps: ActivityDeps) => ActivityDeps): Promise<ReportWorker>;
+  /**
+   * Starts an in-process worker; `override` swaps dependencies (a failing store, a dead SMTP),
+   * `slots` narrows its task slots.
+   */
+  startWorker(
+    override?: (deps: ActivityDeps) => ActivityDeps,
+    slots?: Pick<ReportWorkerOptions, 'activityConcurrency' | 'llmConcurrency'>,
+  ): Promise<ReportWorker>;
   /** Shuts down every worker started so far and waits until they have stopped. */
   stopWorkers(): Promise<void>;
   request(overrides?: Partial<Omit<ReportRequest, 'reportId'>>): Omit<ReportRequest, 'reportId'>;
@@ -65,7 +71,7 @@ export async function createReportHarness(settings: Partial<Config> = {}): Promi
     client,
     llm,
     taskQueue,
-    async startWorker(override = (deps) => deps) {
+    async startWorker(override = (deps) => deps, slots = {}) {
       const native = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
       const deps = override(createActivityDeps(config, dataSource));
       const worker = await ReportWorker.create({
@@ -75,6 +81,7 @@ export async function createReportHarness(settings: Partial<Config> = {}): Promi
         activities: createActivities(deps),
         workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
         shutdownGraceTime: '2 seconds',
+        ...slots,
       });
       running.push({ worker, done: worker.run(), native, deps });
       return worker;
@@ -101,7 +108,7 @@ export async function createReportHarness(settings: Partial<Config> = {}): Promi
       };
     },
     start(request) {
-      return startReport(client, taskQueue, request);
+      return startReport(client, taskQueue, request, config.FAIRNESS_WEIGHTS);
     },
     async close() {
       for (const r of running) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();

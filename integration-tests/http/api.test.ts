@@ -391,6 +391,14 @@ describe('HTTP API over the real stack', () => {
     const last = events.at(-1)!;
     assert.equal(last.event, 'end');
     assert.equal((last.data as { status: string }).status, 'COMPLETED');
+    // A person's run: ahead of every Kafka request, in its requester's turn.
+    for (const event of events)
+      assert.deepEqual((event.data as { priority: unknown }).priority, {
+        level: 'INTERACTIVE',
+        key: 1,
+        fairnessKey: 'team-http',
+        fairnessWeight: 1,
+      });
     // Progress only moves forward.
     const done = progress.map(
       (e) => (e.data as { stagesCompleted: string[] }).stagesCompleted.length,

@@ -38,6 +38,31 @@ describe('report requests from Kafka', () => {
       [reportId],
     );
     assert.equal(stored[0]?.size_bytes, event.pdf.bytes);
+    // No priority asked for: NORMAL, in the requester's turn.
+    const { priority } = await k.h.client.workflow
+      .getHandle(workflowIdFor(request.idempotencyKey))
+      .describe();
+    assert.deepEqual(priority, { priorityKey: 3, fairnessKey: 'team-kafka', fairnessWeight: 1 });
+  });
+
+  it('starts a request that asks for HIGH priority at HIGH, and one asking LOW at LOW', async () => {
+    const high = k.sampleRequest({ priority: 'HIGH' });
+    const low = k.sampleRequest({
+      priority: 'LOW',
+      requester: { id: 'team-batch', email: 'b@example.com' },
+    });
+    await k.produceRequest(high);
+    await k.produceRequest(low);
+    for (const [request, key, fairnessKey] of [
+      [high, 2, 'team-kafka'],
+      [low, 4, 'team-batch'],
+    ] as const) {
+      await k.waitCompleted(reportIdFor(request.idempotencyKey));
+      const { priority } = await k.h.client.workflow
+        .getHandle(workflowIdFor(request.idempotencyKey))
+        .describe();
+      assert.deepEqual(priority, { priorityKey: key, fairnessKey, fairnessWeight: 1 });
+    }
   });
 
   it('runs a flood of 300 copies of one request exactly once', async () => {
