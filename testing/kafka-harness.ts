@@ -11,6 +11,7 @@ import {
 } from '../src/contracts';
 import { OutboxRelay } from '../src/producers/outbox-relay';
 import { Inbox } from '../src/storage/inbox';
+import { TokenLedger } from '../src/storage/token-ledger';
 import { createReportHarness, type ReportHarness } from './report-harness';
 import { createTopics } from './service-processes';
 import { config as stackConfig, uniqueName } from './stack-env';
@@ -54,7 +55,12 @@ export interface KafkaHarness {
   sampleRequest(
     overrides?: Record<string, unknown>,
   ): Record<string, unknown> & { idempotencyKey: string };
-  startConsumer(overrides?: Partial<Config>, inbox?: Inbox): Promise<ReportRequestConsumer>;
+  /** `now`: the clock the consumer's budget check reads (a test may move it to tomorrow). */
+  startConsumer(
+    overrides?: Partial<Config>,
+    inbox?: Inbox,
+    now?: () => Date,
+  ): Promise<ReportRequestConsumer>;
   startDecisionConsumer(overrides?: Partial<Config>): Promise<ReviewDecisionConsumer>;
   waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
   /** ReportCompleted records received for a report. */
@@ -176,11 +182,13 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
       return producer.send({ topic: config.TOPIC_REVIEW_DECISIONS, acks: -1, messages });
     },
     sampleRequest: (overrides = {}) => sampleRequestRecord('kreq', overrides),
-    async startConsumer(overrides = {}, inbox = new Inbox(h.dataSource)) {
+    async startConsumer(overrides = {}, inbox = new Inbox(h.dataSource), now?: () => Date) {
       const consumer = new ReportRequestConsumer({
         kafka,
         registry,
         inbox,
+        tokenLedger: new TokenLedger(h.dataSource),
+        now,
         temporal: h.client,
         logger,
         config: { ...config, ...overrides },

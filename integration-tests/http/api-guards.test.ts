@@ -10,6 +10,7 @@ import { buildApp, type ApiDeps } from '../../src/http/app';
 import { ReportReader } from '../../src/http/report-reader';
 import { Inbox } from '../../src/storage/inbox';
 import { ReportFileStore } from '../../src/storage/report-file-store';
+import { TokenLedger } from '../../src/storage/token-ledger';
 import { createApiHarness, type ApiHarness } from '../support/api-harness';
 import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 import { uniqueName } from '../../testing/stack-env';
@@ -67,6 +68,7 @@ describe('errors and request ids', () => {
       temporal: h.client,
       dataSource: h.dataSource,
       inbox: new Inbox(h.dataSource),
+      tokenLedger: new TokenLedger(h.dataSource),
       files: new ReportFileStore(h.dataSource),
       reader: new ReportReader(h.client, h.dataSource),
       metrics: new Registry(),

@@ -76,14 +76,15 @@ describe('the manual-run page in headless Chromium', () => {
     assert.equal(progress, 1);
     const workflowId = (await page.textContent('#run-id')) ?? '';
     assert.match(workflowId, /^report-/);
-    // The model as the provider named it (the stand-in says it is one), and the tokens it counted.
+    // The model as the provider named it (the stand-in says it is one), the tokens it counted,
+    // and what they would cost at its family's list price (gpt-4o-mini-stand-in: gpt-4o-mini).
     assert.equal(
       await page.textContent('#run-model'),
       `Written by ${api.config.OPENAI_MODEL}-stand-in`,
     );
     assert.match(
       (await page.textContent('#run-usage')) ?? '',
-      /^\d+ prompt \+ \d+ completion tokens$/,
+      /^\d+ prompt \+ \d+ completion tokens · ≈ \$0\.0\d+ \(list-price estimate\)$/,
     );
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);

@@ -9,6 +9,7 @@ import { ReportRequestConsumer } from '../../src/consumers/report-request-consum
 import { workflowIdFor } from '../../src/domain/ids';
 import { REJECTION_REASONS, type RejectionReason } from '../../src/domain/request-validation';
 import { Inbox } from '../../src/storage/inbox';
+import { TokenLedger } from '../../src/storage/token-ledger';
 import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 import { generateFuzzRecords, MAX_VALUE_BYTES, type FuzzRecord } from '../support/request-fuzz';
 import { registerSchemaRaw } from '../support/schema-registry';
@@ -284,6 +285,7 @@ describe('fuzzed report requests on Kafka', () => {
       kafka: made.kafka,
       registry,
       inbox: new Inbox(h.dataSource),
+      tokenLedger: new TokenLedger(h.dataSource),
       temporal: h.client,
       logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }),
       config,

@@ -5,6 +5,7 @@ import { buildApp, type ApiDeps } from '../../src/http/app';
 import { ReportReader } from '../../src/http/report-reader';
 import { Inbox } from '../../src/storage/inbox';
 import { ReportFileStore } from '../../src/storage/report-file-store';
+import { TokenLedger } from '../../src/storage/token-ledger';
 import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 
 export interface RunningApi {
@@ -29,6 +30,8 @@ export interface ApiOptions {
   bodyLimitBytes?: number;
   /** Any other API setting, e.g. a rate limit. */
   settings?: Partial<ApiDeps['config']>;
+  /** The clock the API's budget check reads (a test may move it to tomorrow). */
+  now?: () => Date;
 }
 
 /** The API on an ephemeral port over a report harness's database and Temporal client. */
@@ -38,6 +41,8 @@ export async function startApi(h: ReportHarness, options: ApiOptions = {}): Prom
     temporal: h.client,
     dataSource: h.dataSource,
     inbox: new Inbox(h.dataSource),
+    tokenLedger: new TokenLedger(h.dataSource),
+    now: options.now,
     files: new ReportFileStore(h.dataSource),
     reader: new ReportReader(h.client, h.dataSource),
     metrics,

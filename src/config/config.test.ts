@@ -245,6 +245,82 @@ describe('loadConfig with an entry point’s schema', () => {
     }
   });
 
+  it('reads token budgets where requests are admitted: none by default, overrides by requester', () => {
+    for (const schema of [apiConfigSchema, consumerConfigSchema]) {
+      const none = loadConfig(only(required.api.concat(required.consumer)), schema);
+      assert.equal(none.TOKEN_BUDGET_PER_DAY, 0, 'off by default');
+      assert.equal(none.TOKEN_BUDGETS.size, 0);
+      const set = loadConfig(
+        {
+          ...only(required.api.concat(required.consumer)),
+          TOKEN_BUDGET_PER_DAY: '200000',
+          TOKEN_BUDGETS: 'svc-a=500000, svc-b=0',
+        },
+        schema,
+      );
+      assert.equal(set.TOKEN_BUDGET_PER_DAY, 200_000);
+      assert.deepEqual(
+        [...set.TOKEN_BUDGETS],
+        [
+          ['svc-a', 500_000],
+          ['svc-b', 0],
+        ],
+      );
+    }
+    const worker: Record<string, unknown> = loadConfig(
+      { ...only(required.worker), TOKEN_BUDGET_PER_DAY: '5' },
+      workerConfigSchema,
+    );
+    assert.equal('TOKEN_BUDGET_PER_DAY' in worker, false, 'the worker admits nothing');
+    for (const [variable, value, message] of [
+      ['TOKEN_BUDGET_PER_DAY', '-1', /too small/i],
+      ['TOKEN_BUDGET_PER_DAY', '1.5', /expected int/i],
+      ['TOKEN_BUDGET_PER_DAY', 'lots', /expected number/i],
+      ['TOKEN_BUDGETS', 'svc-a=-5', /"svc-a=-5" is not one \(Too small/],
+      ['TOKEN_BUDGETS', 'svc-a=2.5', /"svc-a=2.5" is not one/],
+      ['TOKEN_BUDGETS', 'svc-a', /"svc-a" is not one/],
+    ] as const) {
+      const problems = problemsOf({ ...only(required.api), [variable]: value }, apiConfigSchema);
+      assert.match(problems.get(variable) ?? '', message, `${variable}=${value}`);
+    }
+  });
+
+  it('reads LLM prices over the list prices, for the worker and the API', () => {
+    for (const [schema, names] of [
+      [workerConfigSchema, required.worker],
+      [apiConfigSchema, required.api],
+    ] as const) {
+      const config = loadConfig(
+        {
+          ...only(names),
+          TOKEN_PRICES_USD_PER_MILLION: 'SmolLM2-135M-Instruct-Q4_1=0/0, house.model-v2 = 0.2/0.8',
+        },
+        schema,
+      );
+      assert.deepEqual(
+        [...config.TOKEN_PRICES_USD_PER_MILLION],
+        [
+          ['SmolLM2-135M-Instruct-Q4_1', { prompt: 0, completion: 0 }],
+          ['house.model-v2', { prompt: 0.2, completion: 0.8 }],
+        ],
+      );
+      assert.equal(loadConfig(only(names), schema).TOKEN_PRICES_USD_PER_MILLION.size, 0);
+    }
+    for (const [value, message] of [
+      ['my-model=0.2', /"my-model=0.2" is not one/],
+      ['my-model=a/b', /"my-model=a\/b" is not one/],
+      ['my-model=1/-2', /"my-model=1\/-2" is not one/],
+      ['=1/2', /"=1\/2" is not one/],
+      ['m=1/2,m=3/4', /m is given twice/],
+    ] as const) {
+      const problems = problemsOf(
+        { ...only(required.worker), TOKEN_PRICES_USD_PER_MILLION: value },
+        workerConfigSchema,
+      );
+      assert.match(problems.get('TOKEN_PRICES_USD_PER_MILLION') ?? '', message, value);
+    }
+  });
+
   it('every setting belongs to some process, and the full set is their union', () => {
     const union = new Set(Object.values(schemas).flatMap((s) => Object.keys(s.shape)));
     assert.deepEqual([...union].sort(), Object.keys(configSchema.shape).sort());

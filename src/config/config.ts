@@ -115,6 +115,50 @@ const scheduling = z.object({
   FAIRNESS_WEIGHTS: numbersById(z.number().positive().max(1000)),
 });
 
+/**
+ * Daily LLM token budgets per requester (a UTC day), checked where requests are admitted (the
+ * API, the consumer): a requester whose reports have used its budget today gets no new report
+ * until the next UTC midnight. 0 is no budget, for the default and for a requester alike, so
+ * `svc-b=0` exempts svc-b from a default budget.
+ */
+const budgets = z.object({
+  TOKEN_BUDGET_PER_DAY: z.coerce.number().int().min(0).default(0),
+  TOKEN_BUDGETS: numbersById(z.number().int().min(0)),
+});
+
+/**
+ * US dollars per million tokens, `model=prompt/completion` pairs (`my-model=0.2/0.8`), over the
+ * list prices in src/domain/llm-cost.ts: the cost estimates of the metrics (worker) and of the
+ * status and result (API). A model may hold any character but `,` and `=`.
+ */
+const costs = z.object({
+  TOKEN_PRICES_USD_PER_MILLION: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const prices = new Map<string, { prompt: number; completion: number }>();
+      for (const entry of text.split(',').map((e) => e.trim())) {
+        if (entry === '') continue;
+        const match = /^([^=]+)=\s*([0-9.]+)\s*\/\s*([0-9.]+)$/.exec(entry);
+        const [prompt, completion] = [Number(match?.[2]), Number(match?.[3])];
+        if (!match || !Number.isFinite(prompt) || !Number.isFinite(completion)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected model=prompt/completion pairs in US dollars per million tokens, separated by commas, e.g. my-model=0.2/0.8; "${entry}" is not one`,
+          });
+          return z.NEVER;
+        }
+        const model = match[1]!.trim();
+        if (prices.has(model)) {
+          ctx.addIssue({ code: 'custom', message: `${model} is given twice` });
+          return z.NEVER;
+        }
+        prices.set(model, { prompt, completion });
+      }
+      return prices;
+    }),
+});
+
 const worker = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
   /** Activities of the report task queue running at once per worker (the PDF, the email). */
@@ -237,6 +281,8 @@ export const apiConfigSchema = z.object({
   ...requests.shape,
   ...reviews.shape,
   ...scheduling.shape,
+  ...budgets.shape,
+  ...costs.shape,
   ...http.shape,
 });
 
@@ -252,6 +298,7 @@ export const workerConfigSchema = z.object({
   ...registry.shape,
   ...eventTopics.shape,
   ...llm.shape,
+  ...costs.shape,
   ...mail.shape,
   ...links.shape,
 });
@@ -267,6 +314,7 @@ export const consumerConfigSchema = z.object({
   ...requests.shape,
   ...reviews.shape,
   ...scheduling.shape,
+  ...budgets.shape,
   ...ops.shape,
   ...kafka.shape,
   ...requestConsumer.shape,

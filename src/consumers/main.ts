@@ -9,6 +9,7 @@ import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer } from '../observability/ops-server';
 import { connectTemporal, openDatabase, stopOnSignal } from '../runtime/process-lifecycle';
 import { Inbox } from '../storage/inbox';
+import { TokenLedger } from '../storage/token-ledger';
 import { ReportRequestConsumer } from './report-request-consumer';
 import { ReviewDecisionConsumer } from './review-decision-consumer';
 
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     kafka,
     registry,
     inbox: new Inbox(dataSource),
+    tokenLedger: new TokenLedger(dataSource),
     temporal,
     logger,
     metrics: { service: serviceMetrics, registry: metrics },

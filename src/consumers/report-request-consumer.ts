@@ -9,6 +9,7 @@ import { RequestRejectedError, type RejectionReason } from '../domain/request-va
 import { Intake, type Admission } from '../intake/intake';
 import type { ServiceMetrics } from '../observability/metrics';
 import type { Inbox } from '../storage/inbox';
+import type { TokenLedger } from '../storage/token-ledger';
 import { startReport } from '../temporal/start-report';
 import { registerConsumerLagGauge } from './consumer-lag-gauge';
 import { DeadLetters, type RefusedRecord } from './dead-letters';
@@ -19,6 +20,10 @@ export interface RequestConsumerDeps {
   kafka: Kafka;
   registry: SchemaRegistry;
   inbox: Inbox;
+  /** The tokens each requester's reports used today, for its budget. */
+  tokenLedger: Pick<TokenLedger, 'usedBetween'>;
+  /** The clock that says which UTC day a budget is for; the real one unless a test moves it. */
+  now?: () => Date;
   temporal: Client;
   logger: Logger;
   /** Counters to move, and the registry the lag gauge reports to; absent in most tests. */
@@ -34,6 +39,8 @@ export interface RequestConsumerDeps {
     | 'TEMPORAL_TASK_QUEUE'
     | 'FAIRNESS_WEIGHTS'
     | 'PROMPT_MAX_CHARS'
+    | 'TOKEN_BUDGET_PER_DAY'
+    | 'TOKEN_BUDGETS'
   >;
 }
 
@@ -96,6 +103,9 @@ export class ReportRequestConsumer {
           config.FAIRNESS_WEIGHTS,
         ),
       promptMaxChars: config.PROMPT_MAX_CHARS,
+      budgets: { perDay: config.TOKEN_BUDGET_PER_DAY, byRequester: config.TOKEN_BUDGETS },
+      tokenLedger: this.deps.tokenLedger,
+      now: this.deps.now,
       logger,
       metrics: this.deps.metrics?.service,
     });

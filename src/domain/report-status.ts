@@ -3,6 +3,7 @@
  * its result) and, where it never said, from Temporal's execution status and the ReportStage
  * search attribute. Pure: src/temporal/report-executions.ts does the reading.
  */
+import type { CostEstimate } from './llm-cost';
 import { priorityView, type PriorityView } from './priority';
 import {
   REPORT_STATUSES,
@@ -33,6 +34,8 @@ export interface ReportStatusView extends Omit<ReportProgress, 'timings'> {
   progress: number;
   timings: Record<string, StageTiming>;
   current?: CurrentActivity;
+  /** What `usage` would cost at list prices, once the LLM has answered: an estimate. */
+  estimatedCost?: CostEstimate;
   /** What Temporal orders the report's tasks by. */
   priority: PriorityView;
   /** ISO-8601 */

@@ -22,6 +22,7 @@ export const REJECTION_REASONS = [
   'invalid-record',
   'prompt-too-large',
   'idempotency-key-conflict',
+  'budget-exceeded',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 

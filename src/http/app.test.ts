@@ -7,6 +7,7 @@ import type { DataSource } from 'typeorm';
 import { reportIdsFor, reportIdsOfWorkflow } from '../domain/ids';
 import type { ReportStatusView } from '../domain/report-status';
 import { MemoryInbox } from '../storage/testing/memory-inbox';
+import { MemoryTokenLedger } from '../storage/testing/memory-token-ledger';
 import { buildApp, type ApiApp, type ApiDeps } from './app';
 import { ApiError } from './errors';
 
@@ -69,6 +70,8 @@ const body = (prompt = 'Quarterly revenue of the Nordic region') => ({
 
 describe('the API over fakes (app.inject)', () => {
   let inbox: MemoryInbox;
+  let clock: { now: Date };
+  let tokenLedger: MemoryTokenLedger;
   let temporal: ReturnType<typeof fakeTemporal>;
   let reader: ApiDeps['reader'];
   let files: ApiDeps['files'];
@@ -85,6 +88,8 @@ describe('the API over fakes (app.inject)', () => {
         },
       } as unknown as DataSource,
       inbox,
+      tokenLedger,
+      now: () => clock.now,
       files,
       reader,
       metrics: new Registry(),
@@ -98,6 +103,8 @@ describe('the API over fakes (app.inject)', () => {
         HTTP_EVENT_STREAMS_PER_CLIENT: 20,
         API_KEYS: [],
         REVIEW_DECISION_WAIT_MS: 1_000,
+        TOKEN_BUDGET_PER_DAY: 0,
+        TOKEN_BUDGETS: new Map(),
         ...config,
       },
     });
@@ -107,6 +114,8 @@ describe('the API over fakes (app.inject)', () => {
 
   beforeEach(() => {
     inbox = new MemoryInbox();
+    clock = { now: new Date('2026-11-23T22:59:30.000Z') };
+    tokenLedger = new MemoryTokenLedger(() => clock.now);
     temporal = fakeTemporal();
     databaseUp = true;
     reader = {
@@ -225,6 +234,52 @@ describe('the API over fakes (app.inject)', () => {
     assert.deepEqual(
       temporal.calls.starts.map((s) => s.workflowId),
       ['report-down-2'],
+    );
+  });
+
+  it('refuses a requester over its token budget with 429, Retry-After until 00:00 UTC, and starts nothing', async () => {
+    const api = await app({ TOKEN_BUDGET_PER_DAY: 1000 });
+    await tokenLedger.record({
+      callId: 'run-1/1/1',
+      reportId: reportIdsFor('spent').reportId,
+      requesterId: 'analyst-7',
+      model: 'gpt-4o-mini',
+      promptTokens: 700,
+      completionTokens: 450,
+    });
+    const refused = await start(api, body(), 'over-1');
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.headers['retry-after'], String(60 * 60 + 30), 'until 00:00 UTC');
+    const error = refused.json<{
+      error: { code: string; message: string; details: Record<string, unknown> };
+    }>().error;
+    assert.equal(error.code, 'BUDGET_EXCEEDED');
+    assert.deepEqual(error.details, {
+      requesterId: 'analyst-7',
+      used: 1150,
+      budget: 1000,
+      resetsAt: '2026-11-24T00:00:00.000Z',
+    });
+    assert.match(error.message, /analyst-7 has used 1150 of its 1000 LLM tokens/);
+    assert.match(error.message, /resets at 2026-11-24T00:00:00.000Z/);
+    assert.equal(temporal.calls.starts.length, 0, 'nothing started');
+
+    // Another requester is not held to analyst-7's spending.
+    const other = await start(
+      api,
+      { ...body(), requester: { id: 'analyst-8', email: 'a8@example.com' } },
+      'over-2',
+    );
+    assert.equal(other.statusCode, 202);
+
+    // The next UTC day, the same request is started. The inbox kept it when it was refused, so
+    // it reads as a copy of a request never started (as one whose start was lost would): 200.
+    clock.now = new Date('2026-11-24T00:00:01.000Z');
+    const tomorrow = await start(api, body(), 'over-1');
+    assert.equal(tomorrow.statusCode, 200);
+    assert.deepEqual(
+      temporal.calls.starts.map((s) => s.workflowId),
+      ['report-over-2', 'report-over-1'],
     );
   });
 

@@ -25,6 +25,7 @@ import { createServiceMetrics } from '../observability/metrics';
 import { Intake } from '../intake/intake';
 import type { Inbox } from '../storage/inbox';
 import type { ReportFileStore } from '../storage/report-file-store';
+import type { TokenLedger } from '../storage/token-ledger';
 import { startReport } from '../temporal/start-report';
 import { ApiError, handleError } from './errors';
 import { openApiOptions } from './openapi';
@@ -41,6 +42,10 @@ export interface ApiDeps {
   temporal: Client;
   dataSource: DataSource;
   inbox: Pick<Inbox, 'recordAll' | 'markStarted'>;
+  /** The tokens each requester's reports used today, for its budget. */
+  tokenLedger: Pick<TokenLedger, 'usedBetween'>;
+  /** The clock that says which UTC day a budget is for; the real one unless a test moves it. */
+  now?: () => Date;
   files: Pick<ReportFileStore, 'find'>;
   reader: Pick<ReportReader, 'status' | 'result' | 'requireRunning' | 'list' | 'pendingReviews'>;
   metrics: Registry;
@@ -55,6 +60,8 @@ export interface ApiDeps {
     | 'HTTP_EVENT_STREAMS_PER_CLIENT'
     | 'API_KEYS'
     | 'REVIEW_DECISION_WAIT_MS'
+    | 'TOKEN_BUDGET_PER_DAY'
+    | 'TOKEN_BUDGETS'
   >;
 }
 
@@ -166,6 +173,9 @@ export async function buildApp(deps: ApiDeps): Promise<ApiApp> {
         deps.config.FAIRNESS_WEIGHTS,
       ),
     promptMaxChars: deps.config.PROMPT_MAX_CHARS,
+    budgets: { perDay: deps.config.TOKEN_BUDGET_PER_DAY, byRequester: deps.config.TOKEN_BUDGETS },
+    tokenLedger: deps.tokenLedger,
+    now: deps.now,
     logger: deps.logger,
     metrics: service,
   });

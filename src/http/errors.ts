@@ -17,6 +17,7 @@ export type ApiErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'RATE_LIMITED'
   | 'TOO_MANY_STREAMS'
+  | 'BUDGET_EXCEEDED'
   | 'WORKFLOW_NOT_FOUND'
   | 'PDF_NOT_FOUND'
   | 'REPORT_NOT_READY'
@@ -79,6 +80,22 @@ export function errorResponses(...statuses: number[]) {
     ]),
   );
 }
+
+/**
+ * The 429 of a route that starts reports: besides the rate limit, the requester's daily token
+ * budget may be spent. Either way the body is the Error body and Retry-After says when to try.
+ */
+export const startRefusedResponse = {
+  description:
+    "Too many requests from this API key or address (`RATE_LIMITED`), or the requester's daily token budget is spent (`BUDGET_EXCEEDED`: nothing was started; `error.details` has `requesterId`, `used`, `budget` and `resetsAt`, the next 00:00 UTC). Wait Retry-After seconds.",
+  headers: {
+    'retry-after': {
+      description: 'Seconds to wait: until the rate limit frees a request, or the budget resets',
+      schema: { type: 'integer', minimum: 1 },
+    },
+  },
+  content: { 'application/json': { schema: errorBodySchema } },
+};
 
 /** Fastify's own errors, by code, in this API's vocabulary. */
 const frameworkErrors: Record<string, { status: number; code: ApiErrorCode; message?: string }> = {

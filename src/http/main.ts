@@ -1,10 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { apiConfigSchema, ConfigError, loadConfig } from '../config/config';
+import { priceListWith } from '../domain/llm-cost';
 import { createLogger } from '../observability/logger';
 import { connectTemporal, openDatabase, stopOnSignal } from '../runtime/process-lifecycle';
 import { Inbox } from '../storage/inbox';
 import { ReportFileStore } from '../storage/report-file-store';
+import { TokenLedger } from '../storage/token-ledger';
 import { buildApp } from './app';
 import { ReportReader } from './report-reader';
 
@@ -24,8 +26,13 @@ async function main(): Promise<void> {
     temporal,
     dataSource,
     inbox: new Inbox(dataSource),
+    tokenLedger: new TokenLedger(dataSource),
     files: new ReportFileStore(dataSource),
-    reader: new ReportReader(temporal, dataSource),
+    reader: new ReportReader(
+      temporal,
+      dataSource,
+      priceListWith(config.TOKEN_PRICES_USD_PER_MILLION),
+    ),
     metrics,
     logger,
     config,

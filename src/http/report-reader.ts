@@ -7,6 +7,7 @@ import {
   statusView,
   type ReportStatusView,
 } from '../domain/report-status';
+import { estimateCost, LIST_PRICES_PER_MILLION, type PriceList } from '../domain/llm-cost';
 import { isFinalStatus } from '../domain/report';
 import { ReportStore } from '../storage/report-store';
 import { ReportExecutions, reportsQuery } from '../temporal/report-executions';
@@ -29,18 +30,23 @@ export class ReportReader {
   private readonly executions: ReportExecutions;
   private readonly reports: ReportStore;
 
-  constructor(temporal: Client, dataSource: DataSource) {
+  /** `prices`: what the cost estimates beside the token usage are taken from. */
+  constructor(
+    temporal: Client,
+    dataSource: DataSource,
+    private readonly prices: PriceList = LIST_PRICES_PER_MILLION,
+  ) {
     this.executions = new ReportExecutions(temporal);
     this.reports = new ReportStore(dataSource);
   }
 
   async status(workflowId: string): Promise<ReportStatusView> {
-    return statusView(await this.executions.read(workflowId).catch(answerNotFound));
+    return this.withCost(statusView(await this.executions.read(workflowId).catch(answerNotFound)));
   }
 
   async result(workflowId: string): Promise<ReportResultView> {
     const execution = await this.executions.read(workflowId).catch(answerNotFound);
-    const view = statusView(execution);
+    const view = this.withCost(statusView(execution));
     if (!isFinalStatus(view.status)) {
       throw new ApiError(
         409,
@@ -68,6 +74,12 @@ export class ReportReader {
       model: result?.model ?? row?.model,
       pdf,
     };
+  }
+
+  /** The view with what its tokens would cost, once the LLM has answered. */
+  private withCost(view: ReportStatusView): ReportStatusView {
+    if (!view.usage || !view.model) return view;
+    return { ...view, estimatedCost: estimateCost(view.model, view.usage, this.prices) };
   }
 
   /**

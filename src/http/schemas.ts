@@ -131,6 +131,23 @@ const priority = z
       'How Temporal orders the report’s tasks: INTERACTIVE (runs from the API) before HIGH, NORMAL and LOW (Kafka requests), and requesters in weighted turns within a level',
   });
 const usage = z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() });
+const estimatedCost = z
+  .object({
+    usd: z.number().nullable().meta({
+      description: 'US dollars; null when no price is known for the model (not free: unknown)',
+    }),
+    pricedAs: z
+      .string()
+      .optional()
+      .meta({
+        description: 'The price list’s model it was priced as (a dated name by its family)',
+      }),
+  })
+  .meta({
+    id: 'CostEstimate',
+    description:
+      'An estimate of what the tokens cost at list prices per million tokens (or TOKEN_PRICES_USD_PER_MILLION), not a bill',
+  });
 
 export const reportStatusView = z
   .object({
@@ -154,6 +171,7 @@ export const reportStatusView = z
       .optional()
       .meta({ description: 'The activity running now, with its attempt number' }),
     usage: usage.optional().meta({ description: 'Tokens, as the model reported them' }),
+    estimatedCost: estimatedCost.optional(),
     model: z
       .string()
       .optional()

@@ -1,4 +1,11 @@
 import type { Logger } from 'pino';
+import {
+  budgetOf,
+  budgetRefusal,
+  utcDayOf,
+  type BudgetExceededError,
+  type TokenBudgets,
+} from '../domain/budget';
 import { reportIdsFor, type ReportIds } from '../domain/ids';
 import type { ReportRequest } from '../domain/report';
 import {
@@ -8,6 +15,7 @@ import {
 } from '../domain/request-validation';
 import type { ServiceMetrics } from '../observability/metrics';
 import type { Inbox, InboxVerdict } from '../storage/inbox';
+import type { TokenLedger } from '../storage/token-ledger';
 
 /** Where requests come from: the request topic, or the API. */
 export type RequestSource = Extract<ReportRequest['source'], 'kafka' | 'http'>;
@@ -35,7 +43,10 @@ export type Admission =
       started: Promise<void>;
     }
   | {
-      /** Refused for good: invalid, too large, or a key first used for another request. */
+      /**
+       * Refused: invalid, too large, a key first used for another request (all for good), or
+       * its requester's token budget for the day is spent (`BudgetExceededError`).
+       */
       outcome: 'refused';
       error: RequestRejectedError;
       ids?: ReportIds;
@@ -45,16 +56,31 @@ export interface IntakeDeps {
   inbox: Pick<Inbox, 'recordAll' | 'markStarted'>;
   startReport: StartReport;
   promptMaxChars: number;
+  /** Each requester's tokens per UTC day; a request whose requester spent them is refused. */
+  budgets: TokenBudgets;
+  /** Where the tokens spent are recorded (by the LLM calls), read once per admitted slice. */
+  tokenLedger: Pick<TokenLedger, 'usedBetween'>;
+  /** The clock that says which UTC day it is; the real one unless a test moves it. */
+  now?: () => Date;
   logger: Logger;
-  metrics?: Pick<ServiceMetrics, 'workflowStarts' | 'startsInFlight'>;
+  metrics?: Pick<ServiceMetrics, 'workflowStarts' | 'startsInFlight' | 'budgetRefusals'>;
 }
 
 /**
+ * Whether admitting a request may start a workflow that was never started: only such a request
+ * is held to its requester's budget. A copy of one already started starts nothing new, and
+ * refusing it would answer "refused" for a report that runs.
+ */
+const wouldStart = (verdict: InboxVerdict): boolean =>
+  verdict.outcome === 'new' || (verdict.outcome === 'duplicate' && !verdict.started);
+
+/**
  * Admits report requests, from the request topic and the API alike: checks each, derives its
- * ids, records it in the inbox (which tells a new request from a duplicate or a conflict), and
- * starts its one workflow. A duplicate is started too (unless it came from Kafka and Temporal
- * already acknowledged the key's start): the first attempt may have been recorded and then lost
- * before it reached Temporal, and the start policy makes a second start find the first.
+ * ids, records it in the inbox (which tells a new request from a duplicate or a conflict),
+ * checks its requester's token budget, and starts its one workflow. A duplicate is started too
+ * (unless it came from Kafka and Temporal already acknowledged the key's start): the first
+ * attempt may have been recorded and then lost before it reached Temporal, and the start policy
+ * makes a second start find the first.
  */
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
@@ -79,6 +105,12 @@ export class Intake {
     );
     const verdictAt = new Map<number, InboxVerdict>(
       accepted.map(({ index }, i) => [index, verdicts[i]!]),
+    );
+    const overBudget = await this.overBudget(
+      accepted.flatMap(({ index, request }) =>
+        wouldStart(verdictAt.get(index)!) ? [request.requester.id] : [],
+      ),
+      attempt,
     );
 
     // One start per key; later copies of a key in the same records wait for it.
@@ -106,6 +138,11 @@ export class Intake {
         );
         return { outcome: 'refused', error, ids };
       }
+      const refusal = wouldStart(verdict) ? overBudget.get(request.requester.id) : undefined;
+      if (refusal) {
+        this.deps.metrics?.budgetRefusals.inc({ source });
+        return { outcome: 'refused', error: refusal, ids };
+      }
       // A copy from Kafka whose key's start Temporal acknowledged needs no round trip: a replay
       // brings them by the thousand. An API call always asks: a person re-sending a request
       // whose run was terminated gets a new run, as the start policy allows.
@@ -126,6 +163,32 @@ export class Intake {
       }),
     );
     return { admissions, settled };
+  }
+
+  /**
+   * The refusals of requesters whose budget for today is spent, among those given, from one
+   * read of the tokens recorded today (none when no requester given has a budget). A requester
+   * under its budget is admitted even if this report will take it over: it runs to the end.
+   */
+  private async overBudget(
+    requesterIds: readonly string[],
+    attempt: Attempt,
+  ): Promise<Map<string, BudgetExceededError>> {
+    const budgeted = [...new Set(requesterIds)].filter(
+      (id) => budgetOf(this.deps.budgets, id) !== undefined,
+    );
+    if (budgeted.length === 0) return new Map();
+    const now = (this.deps.now ?? (() => new Date()))();
+    const today = utcDayOf(now);
+    const used = await attempt('PostgreSQL', () =>
+      this.deps.tokenLedger.usedBetween(budgeted, today.start, today.end),
+    );
+    return new Map(
+      budgeted.flatMap((id) => {
+        const refusal = budgetRefusal(this.deps.budgets, id, used.get(id) ?? 0, now);
+        return refusal ? [[id, refusal] as const] : [];
+      }),
+    );
   }
 
   private check(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { createServiceMetrics, estimatedCostUsd, modelLabel } from './metrics';
+import { createServiceMetrics, modelLabel } from './metrics';
 
 describe('service metrics', () => {
   it('labels a dated model by its priced family, the default by name, anything else as other', () => {
@@ -9,15 +9,8 @@ describe('service metrics', () => {
     assert.equal(modelLabel('gpt-4o-2024-08-06', 'gpt-4o-mini'), 'gpt-4o');
     assert.equal(modelLabel('my-finetune', 'my-finetune'), 'my-finetune');
     assert.equal(modelLabel('some-user-typed-model-123', 'gpt-4o-mini'), 'other');
-  });
-
-  it('estimates cost from list prices per million tokens', () => {
-    const cost = estimatedCostUsd('gpt-4o-mini', {
-      promptTokens: 1_000_000,
-      completionTokens: 1_000_000,
-    });
-    assert.equal(cost.toFixed(2), '0.75');
-    assert.equal(estimatedCostUsd('unknown-model', { promptTokens: 10, completionTokens: 10 }), 0);
+    const prices = { 'house-model': { prompt: 1, completion: 2 } };
+    assert.equal(modelLabel('house-model-v3', 'gpt-4o-mini', prices), 'house-model');
   });
 
   it('follows Prometheus naming: counters end in _total, units are base units', () => {

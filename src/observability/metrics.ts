@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LIST_PRICES_PER_MILLION, pricedModel, type PriceList } from '../domain/llm-cost';
 
 /**
  * The service's own metrics, one definition for all three processes (each fills the ones its
@@ -18,6 +19,12 @@ export function createServiceMetrics(registry: Registry) {
       name: 'report_requests_dead_lettered_total',
       help: 'Report requests sent to the DLQ, by reason',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    budgetRefusals: new Counter({
+      name: 'report_budget_refusals_total',
+      help: "Report requests refused at admission because the requester's daily token budget was spent, by source (kafka, http)",
+      labelNames: ['source'] as const,
       registers,
     }),
     workflowStarts: new Counter({
@@ -65,7 +72,7 @@ export function createServiceMetrics(registry: Registry) {
     }),
     llmCost: new Counter({
       name: 'report_llm_estimated_cost_usd_total',
-      help: 'Estimated LLM spend in US dollars from the list prices the service knows, by model',
+      help: 'Estimated LLM spend in US dollars, from list prices (or TOKEN_PRICES_USD_PER_MILLION), by model; unpriced models add 0',
       labelNames: ['model'] as const,
       registers,
     }),
@@ -111,33 +118,14 @@ export function createServiceMetrics(registry: Registry) {
 
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
 
-/** US dollars per million tokens, from public list prices; models not listed cost 0 here. */
-export const LLM_PRICES_PER_MILLION: Record<string, { prompt: number; completion: number }> = {
-  'gpt-4o-mini': { prompt: 0.15, completion: 0.6 },
-  'gpt-4o': { prompt: 2.5, completion: 10 },
-  'gpt-4.1': { prompt: 2, completion: 8 },
-  'gpt-4.1-mini': { prompt: 0.4, completion: 1.6 },
-  'gpt-4.1-nano': { prompt: 0.1, completion: 0.4 },
-};
-
-/** The priced model a served model name belongs to: `gpt-4o-mini-2024-07-18` is `gpt-4o-mini`. */
-function pricedModel(model: string): string | undefined {
-  return Object.keys(LLM_PRICES_PER_MILLION)
-    .filter((known) => model === known || model.startsWith(`${known}-`))
-    .sort((a, b) => b.length - a.length)[0];
-}
-
-/** A model name as a label: priced models, the configured default, anything else `other`. */
-export function modelLabel(model: string, defaultModel: string): string {
-  return pricedModel(model) ?? (model === defaultModel ? model : 'other');
-}
-
-export function estimatedCostUsd(
+/**
+ * A model name as a label: models the price list knows (by family), the configured default,
+ * anything else `other`, so that free-form model names cannot make the label unbounded.
+ */
+export function modelLabel(
   model: string,
-  usage: { promptTokens: number; completionTokens: number },
-): number {
-  const known = pricedModel(model);
-  const price = known ? LLM_PRICES_PER_MILLION[known] : undefined;
-  if (!price) return 0;
-  return (usage.promptTokens * price.prompt + usage.completionTokens * price.completion) / 1e6;
+  defaultModel: string,
+  prices: PriceList = LIST_PRICES_PER_MILLION,
+): string {
+  return pricedModel(model, prices) ?? (model === defaultModel ? model : 'other');
 }

@@ -2,7 +2,8 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { LlmResult, PdfResult } from '../domain/report';
 import type { PublishOutcomeInput } from '../activities/publish-outcome-activity';
 import type { ReviewDecision } from '../domain/review';
-import { estimatedCostUsd, modelLabel, type ServiceMetrics } from '../observability/metrics';
+import { estimateCost, type PriceList } from '../domain/llm-cost';
+import { modelLabel, type ServiceMetrics } from '../observability/metrics';
 
 /**
  * Times every activity attempt and reads the business figures off what the activities return,
@@ -11,6 +12,7 @@ import { estimatedCostUsd, modelLabel, type ServiceMetrics } from '../observabil
 export function activityMetricsInterceptor(
   metrics: ServiceMetrics,
   defaultModel: string,
+  prices?: PriceList,
 ): ActivityInterceptorsFactory {
   return (ctx) => ({
     inbound: {
@@ -25,7 +27,7 @@ export function activityMetricsInterceptor(
           throw error;
         }
         stop({ outcome: 'success' });
-        record(metrics, defaultModel, activity, input.args[0], result);
+        record(metrics, { defaultModel, prices }, activity, input.args[0], result);
         return result;
       },
     },
@@ -34,7 +36,7 @@ export function activityMetricsInterceptor(
 
 function record(
   metrics: ServiceMetrics,
-  defaultModel: string,
+  { defaultModel, prices }: { defaultModel: string; prices: PriceList | undefined },
   activity: string,
   arg: unknown,
   result: unknown,
@@ -44,10 +46,11 @@ function record(
       const llm = result as LlmResult;
       // A reused answer from an earlier attempt was already counted (and paid) then.
       if (!llm.called) return;
-      const model = modelLabel(llm.model, defaultModel);
+      const model = modelLabel(llm.model, defaultModel, prices);
       metrics.llmTokens.inc({ model, kind: 'prompt' }, llm.usage.promptTokens);
       metrics.llmTokens.inc({ model, kind: 'completion' }, llm.usage.completionTokens);
-      metrics.llmCost.inc({ model }, estimatedCostUsd(llm.model, llm.usage));
+      // An unpriced model adds nothing to the estimate (its tokens are still counted above).
+      metrics.llmCost.inc({ model }, estimateCost(llm.model, llm.usage, prices).usd ?? 0);
       return;
     }
     case 'createPdf': {

@@ -4,6 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { ConfigError, loadConfig, workerConfigSchema, type WorkerConfig } from '../config/config';
 import { createActivities } from '../activities';
+import { priceListWith } from '../domain/llm-cost';
 import { connectTemporal, openDatabase } from '../runtime/process-lifecycle';
 import { kafkaLogCreator } from '../observability/kafka-log';
 import { createLogger } from '../observability/logger';
@@ -112,7 +113,13 @@ async function main(): Promise<void> {
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
       activityConcurrency: config.WORKER_ACTIVITY_CONCURRENCY,
       llmConcurrency: config.LLM_MAX_CONCURRENCY,
-      activityInterceptors: [activityMetricsInterceptor(service, config.OPENAI_MODEL)],
+      activityInterceptors: [
+        activityMetricsInterceptor(
+          service,
+          config.OPENAI_MODEL,
+          priceListWith(config.TOKEN_PRICES_USD_PER_MILLION),
+        ),
+      ],
     });
     relay.start();
     ops = await startOpsServer({

@@ -105,6 +105,19 @@ function describeDecision(decision) {
   return `${what} ${how}${why}`;
 }
 
+/** What the tokens cost, as the API estimates it: an estimate, or that no price is known. */
+function describeCost(status) {
+  const cost = status.estimatedCost;
+  if (!cost) return '';
+  if (cost.usd === null) return ` · no cost estimate (no price known for ${status.model})`;
+  // Small sums keep two significant digits: $0.00041, not $0.00.
+  const usd =
+    cost.usd === 0 || cost.usd >= 0.01
+      ? cost.usd.toFixed(2)
+      : cost.usd.toFixed(1 - Math.floor(Math.log10(cost.usd)));
+  return ` · ≈ $${usd} (list-price estimate)`;
+}
+
 function describeReview(review) {
   if (review.decision) return describeDecision(review.decision);
   return `Waiting for review by ${anyOf(review.reviewers)} until ${time(review.deadline)}; then ${verdict(review.onTimeout)} automatically`;
@@ -152,7 +165,7 @@ function render(status) {
   const usage = $('run-usage');
   usage.hidden = !status.usage;
   if (status.usage)
-    usage.textContent = `${status.usage.promptTokens} prompt + ${status.usage.completionTokens} completion tokens`;
+    usage.textContent = `${status.usage.promptTokens} prompt + ${status.usage.completionTokens} completion tokens${describeCost(status)}`;
   $('download').hidden = status.status !== 'COMPLETED';
   $('cancel').hidden = !active;
   if (status.status === 'AWAITING_REVIEW' && was !== 'AWAITING_REVIEW') loadReviews();

@@ -1,12 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { BudgetExceededError, secondsUntil } from '../../domain/budget';
 import type { ReportIds } from '../../domain/ids';
 import type { RequestRejectedError } from '../../domain/request-validation';
 import { cancelSignal } from '../../workflows/generate-report-workflow';
 import type { Intake } from '../../intake/intake';
 import type { ApiDeps } from '../app';
-import { ApiError, errorResponses } from '../errors';
+import { ApiError, errorResponses, startRefusedResponse } from '../errors';
 import { streamProgress, type OpenStreams } from '../progress-stream';
 import {
   generateReportBody,
@@ -35,7 +36,7 @@ export const workflowRoutes =
           operationId: 'startReport',
           summary: 'Start a report',
           description:
-            'Answers at once with the workflow id and where to follow it; never waits for the report. The same Idempotency-Key and body return the same workflow (202 the first time, 200 after); the same key with another body is refused with 409 and starts nothing.',
+            'Answers at once with the workflow id and where to follow it; never waits for the report. The same Idempotency-Key and body return the same workflow (202 the first time, 200 after); the same key with another body is refused with 409 and starts nothing. A requester whose daily token budget is spent is refused with 429 BUDGET_EXCEEDED until the next 00:00 UTC, and nothing is started; a report admitted under its budget runs to the end.',
           tags: ['workflows'],
           headers: z.object({ 'idempotency-key': idempotencyKeyHeader }),
           body: generateReportBody,
@@ -43,6 +44,7 @@ export const workflowRoutes =
             200: startedReport.meta({ description: 'The key already had this workflow' }),
             202: startedReport.meta({ description: 'Started' }),
             ...errorResponses(400, 401, 409, 413, 415, 422, 503),
+            429: startRefusedResponse,
           },
         },
       },
@@ -56,7 +58,8 @@ export const workflowRoutes =
             }),
         );
         const admission = admissions[0]!;
-        if (admission.outcome === 'refused') throw refusal(admission.error, admission.ids);
+        if (admission.outcome === 'refused')
+          throw refusal(admission.error, admission.ids, deps.now?.() ?? new Date());
         const { ids } = admission;
         request.log = request.log.child(ids);
         await admission.started;
@@ -172,7 +175,17 @@ export const workflowRoutes =
   };
 
 /** The answer to a request the intake refused. */
-function refusal(error: RequestRejectedError, ids: ReportIds | undefined): ApiError {
+function refusal(error: RequestRejectedError, ids: ReportIds | undefined, now: Date): ApiError {
+  if (error instanceof BudgetExceededError) {
+    const { requesterId, used, budget, resetsAt } = error;
+    return new ApiError(
+      429,
+      'BUDGET_EXCEEDED',
+      error.message,
+      { requesterId, used, budget, resetsAt: resetsAt.toISOString() },
+      { 'retry-after': String(secondsUntil(resetsAt, now)) },
+    );
+  }
   switch (error.reason) {
     case 'prompt-too-large':
       return new ApiError(422, 'PROMPT_TOO_LARGE', error.message);
