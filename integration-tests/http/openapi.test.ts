@@ -2,11 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020';
-import { createApiHarness, waitForEnd, type ApiHarness } from '../support/api-harness';
+import { reportIdFor } from '../../src/domain/ids';
+import { TokenLedger } from '../../src/storage/token-ledger';
+import { createApiHarness, startApi, waitForEnd, type ApiHarness } from '../support/api-harness';
 import { uniqueName } from '../../testing/stack-env';
 
 interface Operation {
-  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  responses: Record<
+    string,
+    { description?: string; headers?: unknown; content?: Record<string, { schema?: unknown }> }
+  >;
   requestBody?: unknown;
 }
 type Spec = { paths: Record<string, Record<string, Operation>>; components?: unknown };
@@ -104,6 +109,50 @@ describe('OpenAPI document', () => {
       } else {
         await response.arrayBuffer();
       }
+    }
+  });
+
+  it('documents the 429 of a start refused for a spent token budget, with Retry-After, and its body fits', async () => {
+    const start = spec.paths['/api/workflows/generate-report']?.post;
+    const documented = start?.responses['429'];
+    assert.match(documented?.description ?? '', /BUDGET_EXCEEDED/);
+    assert.deepEqual(Object.keys(documented?.headers ?? {}), ['Retry-After']);
+
+    const requesterId = uniqueName('docs-budget');
+    await new TokenLedger(api.dataSource).record({
+      callId: `${uniqueName('spent')}/1/1`,
+      reportId: reportIdFor(uniqueName('spent')),
+      requesterId,
+      model: 'gpt-4o-mini',
+      promptTokens: 10,
+      completionTokens: 5,
+    });
+    const budgeted = await startApi(api, {
+      settings: { TOKEN_BUDGETS: new Map([[requesterId, 10]]) },
+    });
+    try {
+      const refused = await budgeted.call('/api/workflows/generate-report', {
+        method: 'POST',
+        headers: { 'idempotency-key': uniqueName('doc-budget') },
+        json: { prompt: 'Wave power', requester: { id: requesterId, email: 'docs@example.com' } },
+      });
+      assert.equal(refused.status, 429);
+      assert.match(refused.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      const ajv = new Ajv2020({ strict: false, validateFormats: false });
+      ajv.addSchema({ $id: 'doc', components: spec.components });
+      const check = ajv.compile(
+        JSON.parse(
+          JSON.stringify(documented?.content?.['application/json']?.schema).replaceAll(
+            '"#/components',
+            '"doc#/components',
+          ),
+        ) as object,
+      );
+      const body = (await refused.json()) as { error: { code: string } };
+      assert.ok(check(body), ajv.errorsText(check.errors));
+      assert.equal(body.error.code, 'BUDGET_EXCEEDED');
+    } finally {
+      await budgeted.close();
     }
   });
 });

@@ -88,12 +88,6 @@ export function errorResponses(...statuses: number[]) {
 export const startRefusedResponse = {
   description:
     "Too many requests from this API key or address (`RATE_LIMITED`), or the requester's daily token budget is spent (`BUDGET_EXCEEDED`: nothing was started; `error.details` has `requesterId`, `used`, `budget` and `resetsAt`, the next 00:00 UTC). Wait Retry-After seconds.",
-  headers: {
-    'retry-after': {
-      description: 'Seconds to wait: until the rate limit frees a request, or the budget resets',
-      schema: { type: 'integer', minimum: 1 },
-    },
-  },
   content: { 'application/json': { schema: errorBodySchema } },
 };
 

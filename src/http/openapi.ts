@@ -5,7 +5,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-pro
  * The OpenAPI document, generated from the routes' zod schemas. Beyond what the routes say, it
  * links a started report to the operations that follow it, so that clients and tools (a
  * schema-driven fuzzer's stateful phase, say) can walk from a start to its status, result,
- * events, cancel and PDF.
+ * events, cancel and PDF; and it documents the Retry-After of every 429.
  */
 const followReport = {
   status: { operationId: 'getReportStatus', parameters: { id: '$response.body#/workflowId' } },
@@ -15,13 +15,27 @@ const followReport = {
   pdf: { operationId: 'getReportPdf', parameters: { id: '$response.body#/reportId' } },
 };
 
-type Operation = { operationId?: string; responses?: Record<string, { links?: unknown }> };
+type Operation = {
+  operationId?: string;
+  responses?: Record<string, { links?: unknown; headers?: unknown }>;
+};
 type Document = ReturnType<typeof jsonSchemaTransformObject>;
 
-function withLinks(document: Document): Document {
+/** Every 429 of the API says when to try again (the zod transform drops a route's headers). */
+const retryAfter = {
+  'Retry-After': {
+    description:
+      'Seconds to wait: until the rate limit frees a request, a stream closes, or a spent token budget resets at 00:00 UTC',
+    schema: { type: 'integer', minimum: 0 },
+  },
+};
+
+function withLinksAndHeaders(document: Document): Document {
   const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {};
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations)) {
+      const tooMany = operation.responses?.['429'];
+      if (tooMany) tooMany.headers = retryAfter;
       if (operation.operationId !== 'startReport') continue;
       for (const status of ['200', '202']) {
         const response = operation.responses?.[status];
@@ -53,6 +67,6 @@ export function openApiOptions(apiKeysRequired: boolean): SwaggerOptions {
       ],
     },
     transform: jsonSchemaTransform,
-    transformObject: (document) => withLinks(jsonSchemaTransformObject(document)),
+    transformObject: (document) => withLinksAndHeaders(jsonSchemaTransformObject(document)),
   };
 }
