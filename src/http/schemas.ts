@@ -136,12 +136,9 @@ const estimatedCost = z
     usd: z.number().nullable().meta({
       description: 'US dollars; null when no price is known for the model (not free: unknown)',
     }),
-    pricedAs: z
-      .string()
-      .optional()
-      .meta({
-        description: 'The price list’s model it was priced as (a dated name by its family)',
-      }),
+    pricedAs: z.string().optional().meta({
+      description: 'The price list’s model it was priced as (a dated name by its family)',
+    }),
   })
   .meta({
     id: 'CostEstimate',
