@@ -1,5 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import { loadConfig } from '../src/config/config';
+import { workflowIdFor } from '../src/domain/ids';
 import { sampleRequestRecord } from '../testing/kafka-harness';
 import { uniqueName } from '../testing/stack-env';
 import {
@@ -46,8 +47,17 @@ async function throughKafka(p: Pipeline, requests: { idempotencyKey: string }[])
   return { producedAt, latencies, lastAt: producedAt + latencies.at(-1)! };
 }
 
+/** Where a run's time went: each stage's duration as the workflow timed it (queueing included). */
+async function stagesOf(p: Pipeline, key: string): Promise<string> {
+  const res = await fetch(`${p.apiUrl}/api/workflows/${workflowIdFor(key)}/status`);
+  const { timings } = (await res.json()) as { timings: Record<string, { durationMs?: number }> };
+  return Object.entries(timings)
+    .map(([stage, t]) => `${stage} ${t.durationMs ?? '?'} ms`)
+    .join(', ');
+}
+
 /** A person's run through the API; resolves with its latency in ms. */
-async function throughApi(p: Pipeline): Promise<number> {
+async function throughApi(p: Pipeline): Promise<{ latency: number; key: string }> {
   const key = uniqueName('bench-person');
   const sentAt = performance.now();
   const res = await fetch(`${p.apiUrl}/api/workflows/generate-report`, {
@@ -60,7 +70,7 @@ async function throughApi(p: Pipeline): Promise<number> {
   });
   if (res.status !== 202) throw new Error(`the API answered ${res.status}: ${await res.text()}`);
   await allCompleted(p, [key], timeoutMs);
-  return completedAtOf(p, key) - sentAt;
+  return { latency: completedAtOf(p, key) - sentAt, key };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -78,7 +88,7 @@ async function main(): Promise<void> {
 
     say('idle: 3 runs through the API, one after another; B alone: 5 requests through Kafka');
     const personIdle: number[] = [];
-    for (let i = 0; i < 3; i += 1) personIdle.push(await throughApi(p));
+    for (let i = 0; i < 3; i += 1) personIdle.push((await throughApi(p)).latency);
     personIdle.sort((a, b) => a - b);
     const bIdle = await throughKafka(
       p,
@@ -100,7 +110,7 @@ async function main(): Promise<void> {
       Array.from({ length: flood }, () => request('requester-a')),
     );
     await sleep(personDelayMs);
-    const [bMixed, personMixed, aMixed] = await Promise.all([
+    const [bMixed, person, aMixed] = await Promise.all([
       throughKafka(
         p,
         Array.from({ length: bCount }, () => request('requester-b')),
@@ -109,6 +119,8 @@ async function main(): Promise<void> {
       floodRun,
     ]);
     const mixedRate = flood / ((aMixed.lastAt - aMixed.producedAt) / 1000);
+    const personMixed = person.latency;
+    say(`    the person's run, stage by stage: ${await stagesOf(p, person.key)}`);
 
     const personP50 = percentile(personIdle, 50);
     const bP50 = percentile(bIdle.latencies, 50);
