@@ -118,12 +118,9 @@ const priority = z
       .string()
       .optional()
       .meta({ description: 'The requester, whose turn the report’s tasks take' }),
-    fairnessWeight: z
-      .number()
-      .optional()
-      .meta({
-        description: 'The requester’s share of the workers (FAIRNESS_WEIGHTS; 1 unless set)',
-      }),
+    fairnessWeight: z.number().optional().meta({
+      description: 'The requester’s share of the workers (FAIRNESS_WEIGHTS; 1 unless set)',
+    }),
   })
   .meta({
     id: 'Priority',
