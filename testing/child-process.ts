@@ -54,15 +54,21 @@ export function spawnTs(entry: string, env: NodeJS.ProcessEnv): Child {
   };
 }
 
-/** A setting as the variable it was read from: lists comma-separated, maps as id=value pairs. */
+/**
+ * A setting as the variable it was read from: lists comma-separated, maps as id=value pairs
+ * (a price as prompt/completion).
+ */
 function asVariable(value: unknown): string {
   if (Array.isArray(value)) return value.join(',');
   if (value instanceof Map)
     return [...(value as Map<unknown, unknown>)]
-      .map(([k, v]) => `${String(k)}=${String(v)}`)
+      .map(([k, v]) => `${String(k)}=${isPrice(v) ? `${v.prompt}/${v.completion}` : String(v)}`)
       .join(',');
   return String(value);
 }
+
+const isPrice = (v: unknown): v is { prompt: number; completion: number } =>
+  typeof v === 'object' && v !== null && 'prompt' in v && 'completion' in v;
 
 /** The environment that gives a child process `config`, as its own loadConfig() will read it. */
 export function configEnv(
