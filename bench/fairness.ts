@@ -77,7 +77,12 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   const base = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
-  const p = await startPipeline(base, { api: true });
+  // Slots sized to the stand-in, which answers at once, and to 2 cores: taking more tasks than it
+  // can start only queues them inside the worker, where priority no longer orders them.
+  const p = await startPipeline(base, {
+    api: true,
+    settings: { LLM_MAX_CONCURRENCY: 20, WORKER_ACTIVITY_CONCURRENCY: 4 },
+  });
   try {
     say('warming the pipeline up: 10 requests through Kafka, 1 through the API');
     await throughKafka(

@@ -163,6 +163,12 @@ const worker = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(20),
   /** Activities of the report task queue running at once per worker (the PDF, the email). */
   WORKER_ACTIVITY_CONCURRENCY: positiveInt(20),
+  /**
+   * Workflow tasks a worker takes at once. They run one at a time on its workflow thread, so
+   * more than a few only wait inside the worker, in arrival order, instead of on Temporal's task
+   * queue, where priority and fairness order them.
+   */
+  WORKER_WORKFLOW_TASK_CONCURRENCY: positiveInt(4),
   /** LLM calls in flight at once per worker: the LLM task queue's slots. Follow the provider's limits. */
   LLM_MAX_CONCURRENCY: positiveInt(200),
   /** Worker threads that render PDFs; one per core by default. */

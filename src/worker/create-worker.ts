@@ -20,6 +20,12 @@ export interface ReportWorkerOptions {
   activityInterceptors?: ActivityInterceptorsFactory[];
   /** Activities of the report task queue at once (the PDF, the email). */
   activityConcurrency?: number;
+  /**
+   * Workflow tasks at once. They run one after another on the workflow thread, so more only
+   * queue inside the worker, first come first served, where Temporal's priority and fairness
+   * no longer order them.
+   */
+  workflowTaskConcurrency?: number;
   /** LLM calls in flight at once: the LLM task queue's slots. */
   llmConcurrency?: number;
 }
@@ -53,6 +59,7 @@ export class ReportWorker {
         ? { workflowBundle: { codePath: options.workflowBundlePath } }
         : { workflowsPath: require.resolve('../workflows') }),
       maxConcurrentActivityTaskExecutions: options.activityConcurrency ?? 20,
+      maxConcurrentWorkflowTaskExecutions: options.workflowTaskConcurrency ?? 40,
     });
     const llm = await Worker.create({
       ...shared,

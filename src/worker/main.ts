@@ -112,6 +112,7 @@ async function main(): Promise<void> {
       shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SECONDS} seconds`,
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
       activityConcurrency: config.WORKER_ACTIVITY_CONCURRENCY,
+      workflowTaskConcurrency: config.WORKER_WORKFLOW_TASK_CONCURRENCY,
       llmConcurrency: config.LLM_MAX_CONCURRENCY,
       activityInterceptors: [
         activityMetricsInterceptor(
