@@ -9,7 +9,7 @@ import { reportIdFor } from '../src/domain/ids';
 import { configEnv } from '../testing/child-process';
 import { LlmStandIn } from '../testing/llm-control';
 import { createTopics } from '../testing/service-processes';
-import { freePort } from '../stack/docker';
+import { freePorts } from '../stack/docker';
 import { testEndpoints, uniqueName } from '../testing/stack-env';
 
 /**
@@ -115,11 +115,7 @@ export async function startPipeline(
     },
   });
 
-  const [workerPort, consumerPort, apiPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [workerPort, consumerPort, apiPort] = await freePorts(3);
   const env = (settings: Record<string, string>) =>
     configEnv(config, {
       WORKFLOW_BUNDLE_PATH: join(root, 'dist', 'workflow-bundle.js'),

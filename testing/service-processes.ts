@@ -2,7 +2,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../src/config/config';
 import { registerRequestSchema, registerReviewDecisionSchema } from '../src/contracts';
-import { freePort } from '../stack/docker';
+import { freePorts } from '../stack/docker';
 import { configEnv, spawnTs, type Child } from './child-process';
 import { uniqueName } from './stack-env';
 
@@ -92,8 +92,10 @@ export async function startServiceProcesses(
     api: 'src/http/main.ts',
   } as const;
   const started: ServiceProcess[] = [];
+  // Every port is chosen before any process binds one, so no two can be handed the same.
+  const ports = await freePorts(6);
   for (const name of ['worker', 'consumer', 'api'] as const) {
-    const port = await freePort();
+    const [port, metricsPort] = ports.splice(0, 2);
     const child = spawnTs(
       entries[name],
       configEnv(config, {
@@ -102,7 +104,7 @@ export async function startServiceProcesses(
         OPS_PORT: String(port),
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(port),
-        WORKER_METRICS_PORT: String(await freePort()),
+        WORKER_METRICS_PORT: String(metricsPort),
         ...overrides,
       }),
     );

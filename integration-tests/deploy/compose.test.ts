@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { composeCommand, composeFile } from '../../stack/docker';
 import { composeTestProjectPrefix } from '../../stack/servers';
 import { apiAt, waitForEnd } from '../support/api-harness';
-import { freePort } from '../../stack/docker';
+import { freePorts } from '../../stack/docker';
 import { pdfText } from '../support/report-assertions';
 import { uniqueName } from '../../testing/stack-env';
 
@@ -31,7 +31,7 @@ describe('docker compose up', () => {
 
   before(async () => {
     compose = await composeCommand();
-    for (const name of [
+    const names = [
       'API_PORT',
       'KAFKA_PORT',
       'REGISTRY_PORT',
@@ -41,8 +41,9 @@ describe('docker compose up', () => {
       'SMTP_PORT',
       'MAILDEV_PORT',
       'LLM_PORT',
-    ])
-      ports[name] = String(await freePort());
+    ];
+    const free = await freePorts(names.length);
+    names.forEach((name, i) => (ports[name] = String(free[i])));
     // The test run's own settings point at its servers; Compose must take its defaults instead.
     composeEnv = { ...process.env, ...ports };
     delete composeEnv.OPENAI_API_KEY;
