@@ -39,13 +39,31 @@ export async function waitUntil(
 export const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 
-/** A built entry point as its own process, as production runs it. */
+/**
+ * A built entry point as its own process, as production runs it. Its log lines (warnings and
+ * errors, at the bench's LOG_LEVEL) go to stderr, beside the bench's progress, not into the
+ * table on stdout.
+ */
 function spawnBuilt(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(
     process.execPath,
     ['--disable-warning=TimeoutNegativeWarning', join(root, 'dist', entry)],
-    { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
+    { cwd: root, env, stdio: ['ignore', 2, 'inherit'] },
   );
+}
+
+/**
+ * The release step, as a deployment runs it before its pods: migrates the database and
+ * registers the contracts. A fresh stack has no tables, and without it every service would
+ * hold its first request, retrying, for good.
+ */
+async function release(env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawnBuilt('release/main.js', env);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`the release step exited with ${code}`);
 }
 
 async function waitReady(name: string, url: string, child: ChildProcess): Promise<void> {
@@ -100,6 +118,7 @@ export async function startPipeline(
     TEMPORAL_TASK_QUEUE: uniqueName('bench-reports'),
     OPENAI_BASE_URL: llm.baseUrl,
   });
+  await release(configEnv(config, {}));
   const admin = kafka.admin();
   await admin.connect();
   const producer = kafka.producer();
