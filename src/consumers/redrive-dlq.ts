@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { ConfigError, loadConfig, redriveConfigSchema, type RedriveConfig } from '../config/config';
+import { producerConfig } from '../producers/producer-config';
 
 export interface RedriveSelection {
   /** Only records with this dlq-reason header. */
@@ -50,7 +51,7 @@ export async function redriveDlq(
   const pending = [...ends].filter(([, high]) => high > 0n).map(([partition]) => partition);
   if (pending.length === 0) return report;
 
-  const producer = kafka.producer({ idempotent: true });
+  const producer = kafka.producer(producerConfig);
   const consumer = kafka.consumer({ groupId: `${config.KAFKA_CLIENT_ID}-redrive-${Date.now()}` });
   await producer.connect();
   await consumer.connect();

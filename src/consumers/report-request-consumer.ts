@@ -15,6 +15,7 @@ import { registerConsumerLagGauge } from './consumer-lag-gauge';
 import { DeadLetters, type RefusedRecord } from './dead-letters';
 import { holdAndRetry } from './hold-and-retry';
 import { RequestDecoder } from './request-decoder';
+import { producerConfig } from '../producers/producer-config';
 
 export interface RequestConsumerDeps {
   kafka: Kafka;
@@ -119,7 +120,7 @@ export class ReportRequestConsumer {
         config.TOPIC_REPORTS_REQUESTED,
       );
     }
-    this.producer = kafka.producer({ idempotent: true });
+    this.producer = kafka.producer(producerConfig);
     await this.producer.connect();
     this.deadLetters = new DeadLetters(this.producer, config.TOPIC_REPORTS_REQUESTED_DLQ, logger);
     this.consumer = kafka.consumer({

@@ -23,6 +23,7 @@ import { decideReview, type DecisionOutcome } from '../temporal/review-decisions
 import { AvroRecordReader, UnreadableRecordError } from './avro-record-reader';
 import { isTooLarge } from './dead-letters';
 import { holdAndRetry } from './hold-and-retry';
+import { producerConfig } from '../producers/producer-config';
 
 /** Why a decision record was dead-lettered; the DLQ's `dlq-reason` header carries it. */
 export const DECISION_DEAD_LETTER_REASONS = [
@@ -123,7 +124,7 @@ export class ReviewDecisionConsumer {
     // As for requests: the service owns this contract, and an incompatible edit stops start-up.
     const id = await registerReviewDecisionSchema(registry, config.TOPIC_REVIEW_DECISIONS);
     this.reader = await AvroRecordReader.create(registry, id);
-    this.producer = kafka.producer({ idempotent: true });
+    this.producer = kafka.producer(producerConfig);
     await this.producer.connect();
     this.consumer = kafka.consumer({
       groupId: config.KAFKA_REVIEW_CONSUMER_GROUP,

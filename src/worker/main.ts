@@ -16,6 +16,7 @@ import { OutboxRelay } from '../producers/outbox-relay';
 import { Outbox } from '../storage/outbox';
 import { closeActivityDeps, createActivityDeps } from './activity-deps';
 import { ReportWorker } from './create-worker';
+import { producerConfig } from '../producers/producer-config';
 
 const sdkLevels: Record<WorkerConfig['LOG_LEVEL'], LogLevel> = {
   trace: 'TRACE',
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     brokers: config.KAFKA_BROKERS,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
-  }).producer({ idempotent: true });
+  }).producer(producerConfig);
   let relay: OutboxRelay | undefined;
   let ops: OpsServer | undefined;
   const metrics = new Registry();
