@@ -97,7 +97,6 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
   const producer = kafka.producer();
   await producer.connect();
 
-  await h.startWorker();
   const topics = outboxEventTopics(config);
   const relayProducer = kafka.producer({ idempotent: true });
   await relayProducer.connect();
@@ -108,7 +107,9 @@ export async function createKafkaHarness(settings: Partial<Config> = {}): Promis
     topics,
     schemaIds: await registerEventSchemas(registry, topics),
   });
-  relay.start(100);
+  await relay.start(100);
+  // As the worker process does: a report's events go out as soon as they are committed.
+  await h.startWorker((deps) => ({ ...deps, onEventsQueued: () => relay.wake() }));
 
   const received: ReceivedRecord[] = [];
   const recorder: Consumer = kafka.consumer({ groupId: `${prefix}-recorder` });

@@ -111,6 +111,25 @@ describe('outbox relay to Kafka', () => {
     assert.equal(unpublished[0]?.n, '0');
   });
 
+  it("sends a report's events as soon as its worker commits them, not at the relay's next poll", async () => {
+    const relay = new OutboxRelay(deps);
+    await relay.start(600_000); // one drain now, then no poll for ten minutes
+    const own = await createReportHarness();
+    try {
+      await own.startWorker((d) => ({ ...d, onEventsQueued: () => relay.wake() }));
+      const { handle, reportId } = await own.start(own.request());
+      assert.equal((await handle.result()).status, 'COMPLETED');
+      const events = await eventsFor(reportId, 2);
+      assert.deepEqual(
+        events.map((e) => e.topic).sort(),
+        [own.config.TOPIC_NOTIFICATIONS_EMAIL, own.config.TOPIC_REPORTS_COMPLETED].sort(),
+      );
+    } finally {
+      await relay.stop();
+      await own.close();
+    }
+  });
+
   it('publishes each row to the topic its worker wrote into it, whichever relay picks it up', async () => {
     // Another deployment's relay on the same database, configured with topics of its own (as a
     // './dev start' app was beside the tests): it must still send these rows where they say.

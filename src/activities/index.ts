@@ -33,6 +33,8 @@ export interface ActivityDeps {
   mailSettings: MailSettings;
   /** The Kafka topic of each event the outbox announces. */
   eventTopics: Record<OutboxEventType, { topic: string }>;
+  /** Told once a report's events are committed to the outbox: the worker wakes its relay. */
+  onEventsQueued?: () => void;
 }
 
 /** Every activity of GenerateReportWorkflow, over its dependencies. Workflows import only the type. */
@@ -46,6 +48,7 @@ export const createActivities = (deps: ActivityDeps) => ({
     topics: deps.eventTopics,
     publicBaseUrl: deps.mailSettings.publicBaseUrl,
     mailFrom: deps.mailSettings.from,
+    onEventsQueued: deps.onEventsQueued,
   }),
   ...createReviewActivities(deps),
   ...createCompensationActivities(deps),

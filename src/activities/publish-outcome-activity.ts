@@ -25,6 +25,8 @@ export function createPublishOutcomeActivity(deps: {
   topics: EventTopics;
   publicBaseUrl: string;
   mailFrom: string;
+  /** Told once the events are committed, so they go out now rather than at the relay's poll. */
+  onEventsQueued?: () => void;
 }) {
   return async function publishOutcome(
     input: PublishOutcomeInput,
@@ -102,6 +104,7 @@ export function createPublishOutcomeActivity(deps: {
       failure: result.failure ?? null,
       events,
     });
+    if (eventsQueued > 0) deps.onEventsQueued?.();
     return {
       eventsQueued,
       eventIds: events.map((e) => e.eventId),

@@ -41,7 +41,11 @@ const messageOf = (error: unknown): string =>
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private started = false;
   private stopped = false;
+  private draining = false;
+  private drainAgain = false;
+  private intervalMs = 500;
   /** Schema ids for topics other than this process's own, registered on first use. */
   private readonly otherSchemaIds = new Map<string, Promise<number>>();
   private readonly outbox: Outbox;
@@ -141,20 +145,49 @@ export class OutboxRelay {
     await this.outbox.markPublished(manager, ids);
   }
 
-  /** Polls until stop(): drains while there is work, then waits `intervalMs`. */
-  start(intervalMs = 500): void {
-    const tick = async (): Promise<void> => {
-      try {
+  /**
+   * Polls until stop(): drains while there is work, then waits `intervalMs`. Resolves once the
+   * first drain is done. The poll finds what other processes queued; what this process queues
+   * goes out at once through wake().
+   */
+  start(intervalMs = 500): Promise<void> {
+    this.intervalMs = intervalMs;
+    this.started = true;
+    this.running = this.tick();
+    return this.running;
+  }
+
+  /**
+   * Drains now instead of at the next poll: for events this process has just committed (a
+   * report's ReportCompleted waited up to a whole poll interval before). A drain under way runs
+   * once more, so an event committed as it was finishing is not left for the poll.
+   */
+  wake(): void {
+    if (!this.started || this.stopped) return;
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.tick();
+  }
+
+  private async tick(): Promise<void> {
+    this.draining = true;
+    try {
+      do {
+        this.drainAgain = false;
         while (!this.stopped && (await this.publishBatch()) > 0);
-      } catch (error: unknown) {
-        this.deps.logger?.warn({ err: error }, 'outbox relay: publishing failed; will retry');
-      }
-      if (!this.stopped)
-        this.timer = setTimeout(() => {
-          this.running = tick();
-        }, intervalMs);
-    };
-    this.running = tick();
+      } while (this.drainAgain && !this.stopped);
+    } catch (error: unknown) {
+      this.deps.logger?.warn({ err: error }, 'outbox relay: publishing failed; will retry');
+    } finally {
+      this.draining = false;
+    }
+    if (!this.stopped)
+      this.timer = setTimeout(() => {
+        this.running = this.tick();
+      }, this.intervalMs);
   }
 
   async stop(): Promise<void> {

@@ -109,7 +109,8 @@ async function main(): Promise<void> {
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      activities: createActivities(deps),
+      // A report's events go out as soon as they are committed, not at the relay's next poll.
+      activities: createActivities({ ...deps, onEventsQueued: () => relay?.wake() }),
       shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SECONDS} seconds`,
       workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
       activityConcurrency: config.WORKER_ACTIVITY_CONCURRENCY,
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
         ),
       ],
     });
-    relay.start();
+    void relay.start();
     ops = await startOpsServer({
       host: config.OPS_HOST,
       port: config.OPS_PORT,
