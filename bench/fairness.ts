@@ -18,7 +18,8 @@ import {
 /**
  * Whether a flood from one requester delays anyone else, in one run on the local stack, through
  * the built worker, consumer and API processes with an instant LLM:
- *  - idle: a person's run through the API (3, one after another) and requester B's 5 requests
+ *  - warm-up: 100 requests through Kafka and a run through the API;
+ *  - idle: a person's run through the API (5, one after another) and requester B's 5 requests
  *    through Kafka, each group alone;
  *  - the flood alone: requester A's `flood` requests through Kafka, for A's throughput;
  *  - the flood again, and 4 s into it B's 5 requests through Kafka and a person's run through
@@ -29,6 +30,8 @@ import {
  */
 const flood = Number(process.argv[2] ?? 300);
 const bCount = 5;
+const warmUp = 100;
+const idleRuns = 5;
 const personDelayMs = 4_000;
 const timeoutMs = 900_000;
 
@@ -74,6 +77,7 @@ async function throughApi(p: Pipeline): Promise<{ latency: number; key: string }
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
 
 async function main(): Promise<void> {
   const base = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
@@ -84,17 +88,27 @@ async function main(): Promise<void> {
     settings: { LLM_MAX_CONCURRENCY: 20, WORKER_ACTIVITY_CONCURRENCY: 4 },
   });
   try {
-    say('warming the pipeline up: 10 requests through Kafka, 1 through the API');
+    // A flood of its own first: the first hundred reports through fresh processes run slower
+    // (connection pools, compiled code, caches), and would count against A's flood alone.
+    say(`warming the pipeline up: ${warmUp} requests through Kafka, 1 through the API`);
     await throughKafka(
       p,
-      Array.from({ length: 10 }, () => request('warm-up')),
+      Array.from({ length: warmUp }, () => request('warm-up')),
     );
     await throughApi(p);
 
-    say('idle: 3 runs through the API, one after another; B alone: 5 requests through Kafka');
+    say(
+      `idle: ${idleRuns} runs through the API, one after another; B alone: ${bCount} requests through Kafka`,
+    );
     const personIdle: number[] = [];
-    for (let i = 0; i < 3; i += 1) personIdle.push((await throughApi(p)).latency);
+    let idleKey = '';
+    for (let i = 0; i < idleRuns; i += 1) {
+      const run = await throughApi(p);
+      personIdle.push(run.latency);
+      idleKey = run.key;
+    }
     personIdle.sort((a, b) => a - b);
+    say(`    the person's last idle run, stage by stage: ${await stagesOf(p, idleKey)}`);
     const bIdle = await throughKafka(
       p,
       Array.from({ length: bCount }, () => request('requester-b')),
@@ -165,7 +179,7 @@ async function main(): Promise<void> {
         line(widths.map((w) => '-'.repeat(w))),
         ...rows.map(line),
         '',
-        `A's throughput: ${aloneRate.toFixed(2)} reports/s alone, ${mixedRate.toFixed(2)} with B and the person (${(((mixedRate - aloneRate) / aloneRate) * 100).toFixed(1)}%)`,
+        `A's throughput: ${aloneRate.toFixed(2)} reports/s alone, ${mixedRate.toFixed(2)} with B and the person (${signed(((mixedRate - aloneRate) / aloneRate) * 100)}%)`,
         '',
       ].join('\n'),
     );
