@@ -1,7 +1,6 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { loadConfig } from '../src/config/config';
-import { registerRequestSchema } from '../src/contracts';
+import { createSchemaRegistry, registerRequestSchema } from '../src/contracts';
 import { reportIdFor, workflowIdFor } from '../src/domain/ids';
 
 /**
@@ -24,7 +23,7 @@ async function main(): Promise<void> {
     brokers: config.KAFKA_BROKERS,
     logLevel: logLevel.NOTHING,
   });
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   const listener = kafka.consumer({ groupId: `demo-listener-${runId}` });
   const producer = kafka.producer();
   try {

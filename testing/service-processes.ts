@@ -1,7 +1,11 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Config } from '../src/config/config';
-import { registerRequestSchema, registerReviewDecisionSchema } from '../src/contracts';
+import {
+  createSchemaRegistry,
+  registerRequestSchema,
+  registerReviewDecisionSchema,
+} from '../src/contracts';
 import { freePorts } from '../stack/docker';
 import { configEnv, spawnTs, type Child } from './child-process';
 import { uniqueName } from './stack-env';
@@ -56,7 +60,7 @@ export async function createTopics(base: Config): Promise<{
     ],
   });
   await admin.disconnect();
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   const requestSchemaId = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
   const reviewDecisionSchemaId = await registerReviewDecisionSchema(
     registry,

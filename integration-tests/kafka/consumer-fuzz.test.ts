@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SchemaRegistry, SchemaType, type DecodeOptions } from '@kafkajs/confluent-schema-registry';
+import { SchemaType, type DecodeOptions } from '@kafkajs/confluent-schema-registry';
 import type { Admin, Consumer, KafkaMessage, Producer } from 'kafkajs';
 import pino from 'pino';
 import type { Config } from '../../src/config/config';
-import { reportRequestedSchema } from '../../src/contracts';
+import { createSchemaRegistry, reportRequestedSchema } from '../../src/contracts';
 import { ReportRequestConsumer } from '../../src/consumers/report-request-consumer';
 import { workflowIdFor } from '../../src/domain/ids';
 import { REJECTION_REASONS, type RejectionReason } from '../../src/domain/request-validation';
@@ -280,7 +280,7 @@ describe('fuzzed report requests on Kafka', () => {
     // The consumer's warnings: a stalled partition's retries say what they wait for.
     const warnings: string[] = [];
     // A registry client of its own, cold like a freshly started consumer's.
-    const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+    const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
     consumer = new ReportRequestConsumer({
       kafka: made.kafka,
       registry,

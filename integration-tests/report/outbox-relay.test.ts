@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import type { EntityManager } from 'typeorm';
-import { outboxEventTopics, registerEventSchemas } from '../../src/contracts';
+import { createSchemaRegistry, outboxEventTopics, registerEventSchemas } from '../../src/contracts';
 import { OutboxRelay, type OutboxRelayDeps } from '../../src/producers/outbox-relay';
 import { createReportHarness, type ReportHarness } from '../../testing/report-harness';
 import { uniqueName } from '../../testing/stack-env';
@@ -39,7 +38,7 @@ describe('outbox relay to Kafka', () => {
       brokers: h.config.KAFKA_BROKERS,
       logLevel: logLevel.NOTHING,
     });
-    const registry = new SchemaRegistry({ host: h.config.SCHEMA_REGISTRY_URL });
+    const registry = createSchemaRegistry(h.config.SCHEMA_REGISTRY_URL);
     const topics = outboxEventTopics(h.config);
     producer = kafka.producer({ idempotent: true });
     await producer.connect();

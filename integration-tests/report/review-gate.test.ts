@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { reportRequestedSchema } from '../../src/contracts';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import { createSchemaRegistry, reportRequestedSchema } from '../../src/contracts';
 import { Report } from '../../src/entities/report';
 import { findMail, listMail } from '../../testing/maildev';
 import { testEndpoints, uniqueName } from '../../testing/stack-env';
@@ -300,7 +300,7 @@ describe('the review gate over the real stack', () => {
   });
 
   it('the request schema with review is a new BACKWARD-compatible version of the one without', async () => {
-    const registry = new SchemaRegistry({ host: api.config.SCHEMA_REGISTRY_URL });
+    const registry = createSchemaRegistry(api.config.SCHEMA_REGISTRY_URL);
     const subject = `${uniqueName('review-schema')}-value`;
     const current = JSON.parse(reportRequestedSchema) as { fields: { name: string }[] };
     const before = { ...current, fields: current.fields.filter((f) => f.name !== 'review') };

@@ -1,8 +1,8 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, consumerConfigSchema, loadConfig } from '../config/config';
+import { createSchemaRegistry } from '../contracts';
 import { kafkaLogCreator } from '../observability/kafka-log';
 import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
   });
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const consumer = new ReportRequestConsumer({
     kafka,

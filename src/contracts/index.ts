@@ -20,3 +20,4 @@ export {
   registerReviewDecisionSchema,
   type EventTopics,
 } from './registration';
+export { createSchemaRegistry, type RegistryClientOptions } from './registry-client';

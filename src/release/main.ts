@@ -1,6 +1,6 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { ConfigError, loadConfig, releaseConfigSchema } from '../config/config';
 import {
+  createSchemaRegistry,
   outboxEventTopics,
   registerEventSchemas,
   registerRequestSchema,
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   } finally {
     await dataSource.destroy();
   }
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   const request = await registerRequestSchema(registry, config.TOPIC_REPORTS_REQUESTED);
   const decision = await registerReviewDecisionSchema(registry, config.TOPIC_REVIEW_DECISIONS);
   const events = await registerEventSchemas(registry, outboxEventTopics(config));

@@ -1,4 +1,3 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { Kafka, logLevel } from 'kafkajs';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -11,7 +10,7 @@ import { createLogger } from '../observability/logger';
 import { createServiceMetrics } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { activityMetricsInterceptor } from './activity-metrics';
-import { outboxEventTopics, registerEventSchemas } from '../contracts';
+import { createSchemaRegistry, outboxEventTopics, registerEventSchemas } from '../contracts';
 import { OutboxRelay } from '../producers/outbox-relay';
 import { Outbox } from '../storage/outbox';
 import { closeActivityDeps, createActivityDeps } from './activity-deps';
@@ -53,7 +52,7 @@ async function main(): Promise<void> {
 
   const deps = createActivityDeps(config, dataSource);
   // The worker also relays the outbox: events its activities queued go out to Kafka.
-  const registry = new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL });
+  const registry = createSchemaRegistry(config.SCHEMA_REGISTRY_URL);
   const topics = outboxEventTopics(config);
   const producer = new Kafka({
     clientId: `${config.KAFKA_CLIENT_ID}-outbox`,
