@@ -12,7 +12,6 @@ import {
   sleep,
   startPipeline,
   stopPipeline,
-  workerDeploymentReplicas,
   type Pipeline,
 } from './pipeline';
 
@@ -84,10 +83,8 @@ async function main(): Promise<void> {
   const base = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
   // Slots sized to the stand-in, which answers at once, and to 2 cores: taking more tasks than it
   // can start only queues them inside the worker, where priority no longer orders them.
-  // As many workers as the Deployment runs at least: a flood never meets fewer.
   const p = await startPipeline(base, {
     api: true,
-    workers: workerDeploymentReplicas(),
     settings: { LLM_MAX_CONCURRENCY: 20, WORKER_ACTIVITY_CONCURRENCY: 4 },
   });
   try {
@@ -177,7 +174,7 @@ async function main(): Promise<void> {
       `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
     process.stdout.write(
       [
-        `fairness, a flood of ${flood}, ${workerDeploymentReplicas()} worker processes, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+        `fairness, a flood of ${flood}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
         line(header),
         line(widths.map((w) => '-'.repeat(w))),
         ...rows.map(line),

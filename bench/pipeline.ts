@@ -77,21 +77,11 @@ async function waitReady(name: string, url: string, child: ChildProcess): Promis
   );
 }
 
-interface WorkerDeployment {
-  spec: {
-    replicas?: number;
-    template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } };
-  };
-}
-const workerDeployment = (): WorkerDeployment =>
-  parse(readFileSync(join(root, 'k8s/base/worker-deployment.yaml'), 'utf8')) as WorkerDeployment;
-
-/** How many worker replicas the Deployment runs at least (KEDA's floor is the same). */
-export const workerDeploymentReplicas = (): number => workerDeployment().spec.replicas ?? 1;
-
 /** The runtime settings the worker Deployment gives its container, so the bench runs it alike. */
 function workerDeploymentEnv(): Record<string, string> {
-  const deployment = workerDeployment();
+  const deployment = parse(readFileSync(join(root, 'k8s/base/worker-deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
   const env = deployment.spec.template.spec.containers[0]?.env ?? [];
   // Only literal values: secrets (valueFrom) come from the bench's own configuration.
   return Object.fromEntries(env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
@@ -109,8 +99,6 @@ export interface Pipeline {
   completedAt: Map<string, number>;
   worker: ChildProcess;
   workerOps: string;
-  /** Further worker processes, when started with `workers` > 1. */
-  moreWorkers: ChildProcess[];
   consumer: ChildProcess;
   /** The API's base URL, when started with `api: true`. */
   apiUrl?: string;
@@ -121,7 +109,7 @@ export interface Pipeline {
 
 export async function startPipeline(
   base: Config,
-  options: { api?: boolean; workers?: number; settings?: Partial<Config> } = {},
+  options: { api?: boolean; settings?: Partial<Config> } = {},
 ): Promise<Pipeline> {
   const llm = new LlmStandIn(testEndpoints.llmControl);
   const { config, kafka, registry, requestSchemaId, topics } = await createTopics({
@@ -146,8 +134,7 @@ export async function startPipeline(
     },
   });
 
-  const workers = options.workers ?? 1;
-  const [workerPort, consumerPort, apiPort, ...morePorts] = await freePorts(2 + workers);
+  const [workerPort, consumerPort, apiPort] = await freePorts(3);
   const env = (settings: Record<string, string>) =>
     configEnv(config, {
       WORKFLOW_BUNDLE_PATH: join(root, 'dist', 'workflow-bundle.js'),
@@ -157,14 +144,6 @@ export async function startPipeline(
     ...env({ OPS_PORT: String(workerPort) }),
     ...workerDeploymentEnv(),
   });
-  // Replicas after the first: their own ops port, and no second Prometheus endpoint on 9464.
-  const moreWorkers = morePorts.map((port) =>
-    spawnBuilt('worker/main.js', {
-      ...env({ OPS_PORT: String(port) }),
-      ...workerDeploymentEnv(),
-      WORKER_METRICS_PORT: '0',
-    }),
-  );
   const consumer = spawnBuilt('consumers/main.js', env({ OPS_PORT: String(consumerPort) }));
   const workerOps = `http://127.0.0.1:${workerPort}`;
   const apiUrl = options.api ? `http://127.0.0.1:${apiPort}` : undefined;
@@ -173,13 +152,11 @@ export async function startPipeline(
     : undefined;
   try {
     await waitReady('worker', workerOps, worker);
-    for (const [i, child] of moreWorkers.entries())
-      await waitReady(`worker ${i + 2}`, `http://127.0.0.1:${morePorts[i]}`, child);
     await waitReady('consumer', `http://127.0.0.1:${consumerPort}`, consumer);
     if (api) await waitReady('api', apiUrl!, api);
   } catch (error: unknown) {
     // Whatever started goes, so that a failed start leaves nothing running.
-    for (const child of [worker, ...moreWorkers, consumer, api]) child?.kill('SIGKILL');
+    for (const child of [worker, consumer, api]) child?.kill('SIGKILL');
     await Promise.allSettled([recorder.disconnect(), producer.disconnect(), admin.disconnect()]);
     throw error;
   }
@@ -194,7 +171,6 @@ export async function startPipeline(
     completedAt,
     worker,
     workerOps,
-    moreWorkers,
     consumer,
     api,
     apiUrl,
@@ -204,7 +180,7 @@ export async function startPipeline(
 }
 
 export async function stopPipeline(p: Pipeline): Promise<void> {
-  for (const child of [p.api, p.consumer, p.worker, ...p.moreWorkers]) {
+  for (const child of [p.api, p.consumer, p.worker]) {
     if (!child) continue;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
