@@ -247,6 +247,8 @@ const llm = z.object({
 
 const mail = z.object({
   SMTP_URL: url(['smtp:', 'smtps:']),
+  /** SMTP connections a worker keeps open and reuses; emails beyond them wait for one. */
+  SMTP_MAX_CONNECTIONS: positiveInt(5),
   MAIL_FROM: z
     .email({ message: 'expected an email address' })
     .default('reports@report-pipeline.local'),
