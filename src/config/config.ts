@@ -165,10 +165,13 @@ const worker = z.object({
   WORKER_ACTIVITY_CONCURRENCY: positiveInt(20),
   /**
    * Workflow tasks a worker takes at once. They run one at a time on its workflow thread, so
-   * more than a few only wait inside the worker, in arrival order, instead of on Temporal's task
-   * queue, where priority and fairness order them.
+   * many more only wait inside the worker, in arrival order, instead of on Temporal's task queue,
+   * where priority and fairness order them. Not fewer than 6 either: one slot always polls the
+   * shared queue for new reports, and each brings four more workflow tasks to the worker's
+   * sticky queue, where Temporal applies priority but not fairness. With a quarter of the slots
+   * taking in new reports, a flood moved from the fair queue to the sticky one (README).
    */
-  WORKER_WORKFLOW_TASK_CONCURRENCY: positiveInt(4),
+  WORKER_WORKFLOW_TASK_CONCURRENCY: positiveInt(6),
   /** LLM calls in flight at once per worker: the LLM task queue's slots. Follow the provider's limits. */
   LLM_MAX_CONCURRENCY: positiveInt(200),
   /** Worker threads that render PDFs; one per core by default. */
