@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../src/config/config';
-import { spawnTs, type Child } from '../testing/child-process';
 import { sampleRequestRecord } from '../testing/kafka-harness';
-import { uniqueName } from '../testing/stack-env';
 import {
   allCommitted,
   allCompleted,
@@ -16,6 +13,7 @@ import {
   stopPipeline,
   type Pipeline,
 } from './pipeline';
+import { startSkeleton } from './skeleton/skeleton';
 
 /**
  * Capacity of the pipeline against a bare Temporal skeleton on the same server, side by side in
@@ -49,16 +47,8 @@ async function lagP99Ms(opsUrl: string): Promise<number> {
 
 /** (a) the skeleton: `runs` workflows, 10 starts in flight, until the last completes. */
 async function skeleton(config: Config): Promise<number> {
-  const taskQueue = uniqueName('bench-skeleton');
-  const worker: Child = spawnTs('bench/skeleton/worker.ts', {
-    ...process.env,
-    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
-    SKELETON_TASK_QUEUE: taskQueue,
-  });
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const bare = await startSkeleton(config);
   try {
-    await worker.waitFor('SKELETON_WORKER_READY');
     const run = async (count: number): Promise<number> => {
       const started = performance.now();
       const results: Promise<unknown>[] = [];
@@ -67,11 +57,7 @@ async function skeleton(config: Config): Promise<number> {
         Array.from({ length: 10 }, async () => {
           while (next < count) {
             next += 1;
-            const handle = await client.workflow.start('SkeletonWorkflow', {
-              taskQueue,
-              workflowId: uniqueName('skeleton'),
-            });
-            results.push(handle.result());
+            results.push((await bare.start()).result());
           }
         }),
       );
@@ -81,9 +67,7 @@ async function skeleton(config: Config): Promise<number> {
     await run(10);
     return await run(runs);
   } finally {
-    worker.process.kill('SIGTERM');
-    await worker.exited;
-    await connection.close();
+    await bare.stop();
   }
 }
 

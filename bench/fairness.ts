@@ -14,6 +14,7 @@ import {
   stopPipeline,
   type Pipeline,
 } from './pipeline';
+import { startSkeleton, type Skeleton } from './skeleton/skeleton';
 
 /**
  * Whether a flood from one requester delays anyone else, in one run on the local stack, through
@@ -24,7 +25,12 @@ import {
  *  - the flood alone: requester A's `flood` requests through Kafka, for A's throughput;
  *  - the flood again, and 4 s into it B's 5 requests through Kafka and a person's run through
  *    the API.
- * Latency runs from the record produced (or the POST sent) to its ReportCompleted received.
+ * Beside them, the bare Temporal skeleton (five no-op activities, a task queue and an idle worker
+ * of its own) runs 5 times one after another, alone and then under the flood once B and the
+ * person are done: how much slower the same server and machine are under the flood for a
+ * workflow that waits behind nothing.
+ * Latency runs from the record produced (or the POST sent) to its ReportCompleted received, or
+ * from the skeleton's start to its completion.
  * Prints a table; asserts nothing.
  *   ./dev stack up && ./dev npm run bench:fairness [-- <flood size, default 300>]
  */
@@ -76,6 +82,13 @@ async function throughApi(p: Pipeline): Promise<{ latency: number; key: string }
   return { latency: completedAtOf(p, key) - sentAt, key };
 }
 
+/** `runs` skeleton workflows one after another; their latencies in ms, ascending. */
+async function skeletonRuns(bare: Skeleton, runs: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < runs; i += 1) latencies.push(await bare.runOne());
+  return latencies.sort((a, b) => a - b);
+}
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
 
@@ -87,6 +100,10 @@ async function main(): Promise<void> {
     api: true,
     settings: { LLM_MAX_CONCURRENCY: 20, WORKER_ACTIVITY_CONCURRENCY: 4 },
   });
+  const bare = await startSkeleton(base).catch(async (error: unknown) => {
+    await stopPipeline(p);
+    throw error;
+  });
   try {
     // A flood of its own first: the first hundred reports through fresh processes run slower
     // (connection pools, compiled code, caches), and would count against A's flood alone.
@@ -96,6 +113,7 @@ async function main(): Promise<void> {
       Array.from({ length: warmUp }, () => request('warm-up')),
     );
     await throughApi(p);
+    await skeletonRuns(bare, idleRuns);
 
     say(
       `idle: ${idleRuns} runs through the API, one after another; B alone: ${bCount} requests through Kafka`,
@@ -113,6 +131,8 @@ async function main(): Promise<void> {
       p,
       Array.from({ length: bCount }, () => request('requester-b')),
     );
+    say(`idle: the bare skeleton, ${idleRuns} runs one after another`);
+    const skeletonIdle = await skeletonRuns(bare, idleRuns);
 
     say(`A's flood alone: ${flood} requests through Kafka`);
     const alone = await throughKafka(
@@ -128,21 +148,30 @@ async function main(): Promise<void> {
       p,
       Array.from({ length: flood }, () => request('requester-a')),
     );
+    let floodOver = false;
+    void floodRun.then(
+      () => (floodOver = true),
+      () => (floodOver = true),
+    );
     await sleep(personDelayMs);
-    const [bMixed, person, aMixed] = await Promise.all([
+    const [bMixed, person] = await Promise.all([
       throughKafka(
         p,
         Array.from({ length: bCount }, () => request('requester-b')),
       ),
       throughApi(p),
-      floodRun,
     ]);
+    say(`    B and the person done; the bare skeleton, ${idleRuns} runs one after another`);
+    const skeletonMixed = await skeletonRuns(bare, idleRuns);
+    if (floodOver) say('    the flood ended before the skeleton runs did: their figures are low');
+    const aMixed = await floodRun;
     const mixedRate = flood / ((aMixed.lastAt - aMixed.producedAt) / 1000);
     const personMixed = person.latency;
     say(`    the person's run, stage by stage: ${await stagesOf(p, person.key)}`);
 
     const personP50 = percentile(personIdle, 50);
     const bP50 = percentile(bIdle.latencies, 50);
+    const skeletonP50 = percentile(skeletonIdle, 50);
     const rows: string[][] = [
       [
         'a person, 1 run through the API',
@@ -161,6 +190,12 @@ async function main(): Promise<void> {
         `${seconds(percentile(alone.latencies, 50))} / ${seconds(percentile(alone.latencies, 95))} (flood alone)`,
         `${seconds(percentile(aMixed.latencies, 50))} / ${seconds(percentile(aMixed.latencies, 95))}`,
         '',
+      ],
+      [
+        `bare skeleton, ${idleRuns} one after another`,
+        `${seconds(skeletonP50)} / ${seconds(percentile(skeletonIdle, 95))}`,
+        `${seconds(percentile(skeletonMixed, 50))} / ${seconds(percentile(skeletonMixed, 95))}`,
+        `${(percentile(skeletonMixed, 50) / skeletonP50).toFixed(1)}× / ${(percentile(skeletonMixed, 95) / skeletonP50).toFixed(1)}×`,
       ],
     ];
     const header = [
@@ -184,6 +219,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } finally {
+    await bare.stop();
     await stopPipeline(p);
   }
 }
