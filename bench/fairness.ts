@@ -30,7 +30,8 @@ import { startSkeleton, type Skeleton } from './skeleton/skeleton';
  * person are done: how much slower the same server and machine are under the flood for a
  * workflow that waits behind nothing.
  * Latency runs from the record produced (or the POST sent) to its ReportCompleted received, or
- * from the skeleton's start to its completion.
+ * from the skeleton's start to its completion. How much of the time the machine's cores sat idle,
+ * while idle and during each flood, tells whether the flood left them any room.
  * Prints a table; asserts nothing.
  *   ./dev stack up && ./dev npm run bench:fairness [-- <flood size, default 300>]
  */
@@ -89,6 +90,21 @@ async function skeletonRuns(bare: Skeleton, runs: number): Promise<number[]> {
   return latencies.sort((a, b) => a - b);
 }
 
+/** The machine's CPU time so far, summed over its cores, in ms: all of it, and the idle part. */
+function cpuTime(): { total: number; idle: number } {
+  let total = 0;
+  let idle = 0;
+  for (const { times } of cpus()) {
+    total += times.user + times.nice + times.sys + times.idle + times.irq;
+    idle += times.idle;
+  }
+  return { total, idle };
+}
+
+/** The share of the machine's CPU time between two readings that was idle, as a percentage. */
+const idlePercent = (from: ReturnType<typeof cpuTime>, to: ReturnType<typeof cpuTime>) =>
+  `${((100 * (to.idle - from.idle)) / (to.total - from.total)).toFixed(0)}%`;
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
 
@@ -118,6 +134,7 @@ async function main(): Promise<void> {
     say(
       `idle: ${idleRuns} runs through the API, one after another; B alone: ${bCount} requests through Kafka`,
     );
+    const idleFrom = cpuTime();
     const personIdle: number[] = [];
     let idleKey = '';
     for (let i = 0; i < idleRuns; i += 1) {
@@ -133,24 +150,32 @@ async function main(): Promise<void> {
     );
     say(`idle: the bare skeleton, ${idleRuns} runs one after another`);
     const skeletonIdle = await skeletonRuns(bare, idleRuns);
+    const idleTo = cpuTime();
 
     say(`A's flood alone: ${flood} requests through Kafka`);
+    const aloneFrom = cpuTime();
     const alone = await throughKafka(
       p,
       Array.from({ length: flood }, () => request('requester-a')),
     );
+    const aloneTo = cpuTime();
     const aloneRate = flood / ((alone.lastAt - alone.producedAt) / 1000);
     say(`    ${aloneRate.toFixed(2)} reports/s`);
     await sleep(2_000);
 
     say(`A's flood again; ${personDelayMs / 1000} s in, B's ${bCount} and a person's run`);
+    const mixedFrom = cpuTime();
+    let mixedTo = mixedFrom;
     const floodRun = throughKafka(
       p,
       Array.from({ length: flood }, () => request('requester-a')),
     );
     let floodOver = false;
     void floodRun.then(
-      () => (floodOver = true),
+      () => {
+        mixedTo = cpuTime();
+        floodOver = true;
+      },
       () => (floodOver = true),
     );
     await sleep(personDelayMs);
@@ -215,6 +240,7 @@ async function main(): Promise<void> {
         ...rows.map(line),
         '',
         `A's throughput: ${aloneRate.toFixed(2)} reports/s alone, ${mixedRate.toFixed(2)} with B and the person (${signed(((mixedRate - aloneRate) / aloneRate) * 100)}%)`,
+        `The machine's cores sat idle ${idlePercent(idleFrom, idleTo)} of the time in the idle runs, ${idlePercent(aloneFrom, aloneTo)} during A's flood alone, ${idlePercent(mixedFrom, mixedTo)} during the flood with B and the person`,
         '',
       ].join('\n'),
     );
